@@ -1,0 +1,1 @@
+"""Import each room that wires itself into the container (one line per room)."""

@@ -1,0 +1,112 @@
+"""Incident changes inside a caller's transaction: persist, timeline, audit and hooks in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prism_ir.domain.incident import Action, Event, Incident, TransitionRefused, new_incident, transition
+from prism_ir.domain.severity import Severity
+from prism_ir.services.errors import Conflict, NotFound
+from prism_ir.services.hooks import IncidentHooks
+from prism_ir.store.repos import AuditRepo, IncidentRepo, TimelineRepo, incident_snapshot
+
+
+class IncidentTx:
+    def __init__(self, hooks: IncidentHooks) -> None:
+        self.hooks = hooks
+
+    async def record(
+        self,
+        session: AsyncSession,
+        *,
+        before: Incident | None,
+        after: Incident,
+        events: Sequence[Event],
+        actor: str,
+        now: datetime,
+        audit_action: str,
+    ) -> Incident:
+        """Persist a domain change with its timeline entries, audit row and hooks, atomically."""
+        repo = IncidentRepo(session)
+        saved = await repo.add(after) if before is None else await repo.save(after)
+        assert saved.id is not None
+        timeline = TimelineRepo(session)
+        for event in events:
+            await timeline.append(saved.id, now, actor, event)
+        await AuditRepo(session).record(
+            at=now,
+            actor=actor,
+            entity_type="incident",
+            entity_id=saved.id,
+            action=audit_action,
+            before=incident_snapshot(before) if before else None,
+            after=incident_snapshot(saved),
+        )
+        if events:
+            await self.hooks.fire(session, saved, events, now)
+        return saved
+
+    async def create_in(
+        self,
+        session: AsyncSession,
+        *,
+        title: str,
+        severity: Severity,
+        now: datetime,
+        actor: str,
+        service_id: str | None = None,
+        summary: str = "",
+        lead: str | None = None,
+        impact: str = "",
+        source: str = "manual",
+    ) -> Incident:
+        incident, events = new_incident(
+            title=title,
+            severity=severity,
+            now=now,
+            service_id=service_id,
+            summary=summary,
+            lead=lead,
+            impact=impact,
+            source=source,
+        )
+        return await self.record(
+            session, before=None, after=incident, events=events, actor=actor, now=now, audit_action="create"
+        )
+
+    async def load_for_update(self, session: AsyncSession, incident_id: int) -> Incident:
+        incident = await IncidentRepo(session).get(incident_id, for_update=True)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} not found", field="id")
+        return incident
+
+    async def act_in(
+        self, session: AsyncSession, incident_id: int, action: Action, actor: str, now: datetime, note: str = ""
+    ) -> Incident:
+        before = await self.load_for_update(session, incident_id)
+        try:
+            after, events = transition(before, action, now, actor=actor, note=note)
+        except TransitionRefused as exc:
+            raise Conflict(exc.reason, field="status") from exc
+        return await self.record(
+            session, before=before, after=after, events=events, actor=actor, now=now, audit_action=str(action)
+        )
+
+    async def note_in(self, session: AsyncSession, incident_id: int, text: str, actor: str, now: datetime) -> Event:
+        incident = await self.load_for_update(session, incident_id)
+        event = Event("note", text.strip(), {})
+        await TimelineRepo(session).append(incident_id, now, actor, event)
+        await AuditRepo(session).record(
+            at=now,
+            actor=actor,
+            entity_type="incident",
+            entity_id=incident_id,
+            action="note",
+            before=None,
+            after={"note": event.message},
+        )
+        await self.hooks.fire(session, incident, [event], now)
+        return event

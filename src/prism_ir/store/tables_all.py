@@ -1,0 +1,7 @@
+"""Import every room's tables so Base.metadata is complete (migrations check, create_all in tests)."""
+
+from prism_ir.store import tables as tables
+from prism_ir.store import tables_ingest as tables_ingest
+from prism_ir.store.tables import Base as Base
+
+metadata = Base.metadata
