@@ -2,99 +2,47 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from prism_ir.bootstrap import Container, build_container
 from prism_ir.clock import FakeClock
 from prism_ir.config import Settings
 from prism_ir.services.auth import Role
-from prism_ir.store.db import Database, async_url
-from prism_ir.store.tables_all import metadata
+from prism_ir.store.db import Database
 from prism_ir.web.app import create_app
-
-def run_in_thread(coro: Awaitable[T]) -> T:
-    """Run a coroutine to completion even when a loop is already running in this thread."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
-
-
-PG_ADMIN_URL = os.environ.get("PRISM_IR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-T = TypeVar("T")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-async def _pg_available() -> str | None:
-    engine = create_async_engine(async_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        await engine.dispose()
-
-
-async def _create_pg_database(name: str) -> None:
-    engine = create_async_engine(async_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-
-
-async def _drop_pg_database(name: str) -> None:
-    engine = create_async_engine(async_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
-
-
-def pg_url_for(name: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return f"{base}/{name}"
-
-
-async def create_schema(url: str) -> None:
-    engine = create_async_engine(async_url(url))
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    await engine.dispose()
+from tests.support import (
+    IN_CI,
+    PG_ADMIN_URL,
+    create_pg_database,
+    create_schema,
+    drop_pg_database,
+    pg_problem,
+    pg_url_for,
+    run_in_thread,
+    truncate_all,
+)
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database for this test run, schema created once; tests truncate it."""
-    problem = run_in_thread(_pg_available())
+    problem = run_in_thread(pg_problem())
     if problem:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_ADMIN_URL}: {problem}")
         pytest.skip(f"PostgreSQL unavailable: {problem}")
     name = f"prism_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    run_in_thread(_create_pg_database(name))
+    run_in_thread(create_pg_database(name))
     url = pg_url_for(name)
     run_in_thread(create_schema(url))
     yield url
-    run_in_thread(_drop_pg_database(name))
-
-
-async def truncate_all(url: str) -> None:
-    engine = create_async_engine(async_url(url))
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
+    run_in_thread(drop_pg_database(name))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -117,8 +65,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, data_dir=tmp_path / "data", secret_key="test-secret-key",
-                    base_url="http://prism.test")
+    return Settings(
+        database_url=db_url, data_dir=tmp_path / "data", secret_key="test-secret-key", base_url="http://prism.test"
+    )
 
 
 @pytest.fixture

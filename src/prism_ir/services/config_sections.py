@@ -2,3 +2,4 @@
 
 from prism_ir.services import config_services as config_services
 from prism_ir.services import config_users as config_users
+from prism_ir.services import config_oncall as config_oncall
