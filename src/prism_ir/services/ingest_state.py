@@ -1,0 +1,97 @@
+"""Plain state shared by the ingest service: results, a round's pending writes, a small TTL cache."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prism_ir.domain.alert import AlertIn
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    deduplicated: int = 0
+    opened: list[int] = field(default_factory=list)
+    attached: int = 0
+    held: int = 0
+    silenced: int = 0
+    resolved: int = 0
+    acknowledged: int = 0
+    ignored: int = 0
+    incidents_resolved: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass
+class WriteSet:
+    """The writes one pass over a batch decided on, applied set-wise."""
+
+    bumps: list[dict[str, Any]] = field(default_factory=list)
+    holds: list[dict[str, Any]] = field(default_factory=list)
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    close_ids: list[int] = field(default_factory=list)
+    resolve_ids: list[int] = field(default_factory=list)
+    new_alerts: list[AlertIn] = field(default_factory=list)
+    opens: list[tuple[AlertIn, str]] = field(default_factory=list)  # alerts whose group needs a new incident
+    links: list[tuple[AlertIn, int]] = field(default_factory=list)  # alert -> incident id (negative = to open)
+    notes: list[tuple[int, str]] = field(default_factory=list)
+    touched: dict[int, str] = field(default_factory=dict)  # incidents whose alerts resolved -> source
+    acks: list[tuple[int, AlertIn]] = field(default_factory=list)  # incident to acknowledge, by this alert
+
+
+class Tally:
+    """Whose result an alert counts towards when several requests share one transaction (by alert object)."""
+
+    def __init__(self) -> None:
+        self._by: dict[int, IngestResult] = {}
+
+    def add(self, alerts: Iterable[AlertIn], result: IngestResult) -> None:
+        for alert in alerts:
+            self._by[id(alert)] = result
+
+    def __call__(self, alert: AlertIn) -> IngestResult:
+        return self._by[id(alert)]
+
+
+class SeenSet:
+    """Fingerprints this process has ingested lately (bounded): only those try the repeat-only fast path."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._keys: set[tuple[str, str]] = set()
+
+    def has_all(self, service_id: str, fingerprints: Iterable[str]) -> bool:
+        keys = self._keys
+        return all((service_id, fp) in keys for fp in fingerprints)
+
+    def add(self, service_id: str, fingerprints: Iterable[str]) -> None:
+        if len(self._keys) > self.limit:
+            self._keys.clear()
+        self._keys.update((service_id, fp) for fp in fingerprints)
+
+
+class TTLCache:
+    """A tiny time-bounded cache for keys and service rules."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._data: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        if len(self._data) > 10000:
+            self._data.clear()
+        self._data[key] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._data.clear()

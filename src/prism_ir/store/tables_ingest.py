@@ -1,0 +1,53 @@
+"""Ingestion's table: one row per alert episode, so dedup and grouping survive restarts and run across workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prism_ir.store.tables import Base
+from prism_ir.store.types import BigId, JSONDict, UTCDateTime
+
+OPEN_ALERT = text("resolved_at IS NULL")
+
+
+class AlertRow(Base):
+    """An alert from firing until resolved; a later firing of the same fingerprint is a new row."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True)
+    group_key: Mapped[str] = mapped_column(String(600))
+    summary: Mapped[str] = mapped_column(String(1024))
+    severity: Mapped[str] = mapped_column(String(2))
+    severity_raw: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDict, default=dict)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    hold_count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    silenced_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        # At most one open alert per fingerprint and service: the database arbitrates concurrent first firings.
+        # Fingerprint first: lookups stay index-driven even when statistics misjudge a service's share of rows.
+        Index("ux_alerts_open_fingerprint", "fingerprint", "service_id", unique=True,
+              postgresql_where=OPEN_ALERT, sqlite_where=OPEN_ALERT),
+        Index("ix_alerts_incident", "incident_id"),
+        Index("ix_alerts_open_group", "group_key", "service_id", postgresql_where=OPEN_ALERT,
+              sqlite_where=OPEN_ALERT),
+    )

@@ -1,0 +1,228 @@
+"""Alert intake over HTTP: Alertmanager webhook, PagerDuty Events v2 (`/v2/enqueue`) and a generic webhook."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from prism_ir.domain.alert import AlertIn, AlertValidationError, FieldError
+from prism_ir.integrations.sources import alertmanager, events_v2, webhook
+from prism_ir.services.ingest import IngestService, IntegrationRef
+from prism_ir.services.ingest_install import IngestSettings
+
+router = APIRouter(tags=["integrations"])
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Gone(Exception):
+    """The client hung up before sending its whole body."""
+
+
+class TokenBuckets:
+    """Per-integration-key token bucket (per process): smooths bursts, answers 429 with Retry-After past them."""
+
+    def __init__(self, rate: float, burst: int, now: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.now = rate, burst, now
+        self._buckets: dict[int, tuple[float, float]] = {}
+
+    def take(self, key: int) -> float:
+        """Return 0 when allowed, else the seconds to wait for a token."""
+        t = self.now()
+        tokens, last = self._buckets.get(key, (float(self.burst), t))
+        tokens = min(float(self.burst), tokens + (t - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, t)
+            return 0.0
+        self._buckets[key] = (tokens, t)
+        return (1.0 - tokens) / self.rate
+
+
+Answer = tuple[int, bytes, dict[str, str]]
+BodyReader = Callable[[int], Awaitable[bytes]]
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    return status, orjson.dumps(body), headers or {}
+
+
+def _parts(extras: dict[str, Any]) -> tuple[IngestService, IngestSettings, TokenBuckets]:
+    settings: IngestSettings = extras["ingest_settings"]
+    buckets = extras.get("ingest_buckets")
+    if buckets is None:
+        buckets = extras["ingest_buckets"] = TokenBuckets(settings.rate, settings.burst)
+    return extras["ingest"], settings, buckets
+
+
+def _errors(errors: list[FieldError]) -> Answer:
+    return _json({"detail": "; ".join(str(e) for e in errors),
+                  "errors": [{"field": e.field, "message": e.reason} for e in errors]}, 400)
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _bearer_intake(extras: dict[str, Any], headers: dict[str, str], read: BodyReader, type_: str,
+                         parse: Callable[[Any], list[AlertIn]]) -> Answer:
+    service, settings, buckets = _parts(extras)
+    key = _bearer(headers)
+    if key is None:
+        return _json({"detail": "send the integration key as 'Authorization: Bearer <key>'"}, 401,
+                     {"WWW-Authenticate": "Bearer"})
+    ref = await service.authenticate(key)
+    if ref is None or ref.type != type_:
+        return _json({"detail": f"unknown or revoked {type_} integration key"}, 401, {"WWW-Authenticate": "Bearer"})
+    wait = buckets.take(ref.id)
+    if wait:
+        return _json({"detail": "too many requests for this integration key; retry later"}, 429,
+                     {"Retry-After": str(max(1, math.ceil(wait)))})
+    try:
+        raw = await read(settings.max_body)
+    except _TooLarge:
+        return _json({"detail": f"request body exceeds {settings.max_body // 1024} KB"}, 413)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _errors([FieldError("body", f"is not valid JSON: {exc}")])
+    try:
+        alerts = parse(body)
+    except AlertValidationError as exc:
+        return _errors(exc.errors)
+    result = await service.ingest(ref, alerts)
+    return _json({"status": "ok", **result.as_dict()})
+
+
+def _pd_invalid(errors: list[str], status: int = 400) -> Answer:
+    return _json({"status": "invalid event", "message": "Event object is invalid", "errors": errors}, status)
+
+
+async def _enqueue(extras: dict[str, Any], headers: dict[str, str], read: BodyReader) -> Answer:
+    service, settings, buckets = _parts(extras)
+    try:
+        raw = await read(settings.max_body)
+    except _TooLarge:
+        return _pd_invalid([f"Event exceeds the size limit of {settings.max_body // 1024} KB"], 413)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _pd_invalid(["Malformed JSON: the request body is not valid JSON"])
+    try:
+        event = events_v2.parse(body)
+    except AlertValidationError as exc:
+        return _pd_invalid(events_v2.pd_errors(exc))
+    ref: IntegrationRef | None = await service.authenticate(event.routing_key)
+    if ref is None or ref.type != "events_v2":
+        return _pd_invalid(["Invalid routing key: no Events v2 integration has this key"])
+    wait = buckets.take(ref.id)
+    if wait:
+        return _json({"status": "throttle event", "message": "Requests for this integration are arriving too "
+                      "quickly. Please retry later."}, 429, {"Retry-After": str(max(1, math.ceil(wait)))})
+    await service.ingest(ref, [event.alert])
+    return _json({"status": "success", "message": "Event processed", "dedup_key": event.alert.fingerprint}, 202)
+
+
+HANDLERS: dict[str, Callable[[dict[str, Any], dict[str, str], BodyReader], Awaitable[Answer]]] = {
+    "/api/v1/integrations/alertmanager":
+        lambda extras, headers, read: _bearer_intake(extras, headers, read, "alertmanager", alertmanager.parse),
+    "/api/v1/integrations/webhook":
+        lambda extras, headers, read: _bearer_intake(extras, headers, read, "webhook", webhook.parse),
+    "/v2/enqueue": _enqueue,
+}
+
+
+def _respond(answer: Answer) -> Response:
+    status, body, headers = answer
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _request_reader(request: Request) -> BodyReader:
+    async def read(limit: int) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    return read
+
+
+async def _route(request: Request) -> Response:
+    handler = HANDLERS[request.url.path]
+    return _respond(await handler(request.app.state.container.extras, dict(request.headers), _request_reader(request)))
+
+
+@router.post("/api/v1/integrations/alertmanager", summary="Alertmanager webhook (payload version 4)")
+async def alertmanager_webhook(request: Request) -> Response:
+    return await _route(request)
+
+
+@router.post("/api/v1/integrations/webhook", summary="Generic JSON alert (see docs/integrations.md)")
+async def generic_webhook(request: Request) -> Response:
+    return await _route(request)
+
+
+@router.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible")
+async def enqueue(request: Request) -> Response:
+    return await _route(request)
+
+
+class IngestFastLane:
+    """ASGI middleware answering the three intake paths before FastAPI's routing and dependency machinery.
+
+    Same handlers as the routes above (which stay for the OpenAPI docs); this only skips per-request framework
+    overhead, which is most of the CPU an all-dedup Events v2 request costs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = HANDLERS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if handler is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+        async def read(limit: int) -> bytes:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise _TooLarge
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Gone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+
+        try:
+            status, body, extra = await handler(scope["app"].state.container.extras, headers, read)
+        except _Gone:
+            return
+        raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
