@@ -127,3 +127,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# Paging adds its own entries (pages, deliveries); lifecycle tests look at what the incident room writes.
+PAGING_KINDS = ("page", "notification", "escalation", "delivery")
+
+
+def lifecycle(items: list[dict]) -> list[dict]:
+    return [e for e in items if not e["kind"].startswith(PAGING_KINDS)]

@@ -34,6 +34,10 @@ class Container:
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
+        for extra in list(self.extras.values()):
+            aclose = getattr(extra, "aclose", None)
+            if aclose is not None:
+                await aclose()
         await self.db.dispose()
 
 

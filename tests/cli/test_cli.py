@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from prism_ir.cli.main import app
 from prism_ir.config import Settings
-from tests.support import LiveServer
+from tests.support import LiveServer, lifecycle
 
 runner = CliRunner()
 
@@ -44,8 +44,9 @@ def test_keys_and_incident_lifecycle_through_the_server(env: Settings, monkeypat
         assert isinstance(resolved, dict) and resolved["status"] == "resolved"
         shown = invoke("incident", "show", str(inc["id"]), "--json")
         assert isinstance(shown, dict)
-        assert [e["kind"] for e in shown["timeline"]] == ["triggered", "acknowledged", "resolved"]
-        assert all(e["actor"] == "key:oncall-laptop" for e in shown["timeline"])
+        steps = lifecycle(shown["timeline"])
+        assert [e["kind"] for e in steps] == ["triggered", "acknowledged", "resolved"]
+        assert all(e["actor"] == "key:oncall-laptop" for e in steps)
         table = invoke("incident", "list")
         assert "API down" in str(table) and "resolved" in str(table)
 

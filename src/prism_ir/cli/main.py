@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from prism_ir.cli import incident, keys
+from prism_ir.cli import incident, integrations, keys, oncall, worker
 from prism_ir.cli.common import fail, print_json, with_container
 from prism_ir.config import Settings
 
@@ -19,6 +19,9 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(incident.app, name="incident")
+app.add_typer(oncall.app, name="oncall")
+app.command("worker")(worker.worker)
+app.add_typer(integrations.app, name="integrations")
 
 
 @db_app.command("upgrade")

@@ -157,7 +157,7 @@ async def upsert_user_in(session: AsyncSession, data: dict[str, Any], actor: str
         check_time_zone(data["time_zone"])
     if "role" in data:
         Role(data["role"])
-    fields = {k: data[k] for k in ("name", "email", "time_zone", "role", "active") if k in data}
+    fields: dict[str, Any] = {k: data[k] for k in ("name", "email", "time_zone", "role", "active") if k in data}
     if data.get("password"):
         fields["password_hash"] = hash_password(data["password"])
     row = await session.get(UserRow, data["id"])

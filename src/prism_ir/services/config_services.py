@@ -57,6 +57,11 @@ class ServiceSpec(BaseModel):
 
     _check_id = field_validator("id")(classmethod(lambda cls, v: check_slug(v)))
 
+    @field_validator("default_severity")
+    @classmethod
+    def _default_severity(cls, v: str | None) -> str | None:
+        return None if v is None else str(parse_severity(v))
+
     @field_validator("escalation")
     @classmethod
     def _severity_keys(cls, v: dict[str, str]) -> dict[str, str]:

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.domain.incident import Action, Event, Incident, TransitionRefused, new_incident, transition
 from prism_ir.domain.severity import Severity
 from prism_ir.services.errors import Conflict, NotFound
 from prism_ir.services.hooks import IncidentHooks
-from prism_ir.store.repos import AuditRepo, IncidentRepo, TimelineRepo, incident_snapshot
+from prism_ir.store import bulk
+from prism_ir.store.repos import AuditRepo, IncidentRepo, TimelineRepo, incident_snapshot, incident_values
+from prism_ir.store.tables import AuditRow, IncidentRow, TimelineRow
+from prism_ir.store.types import json_safe
+
+_INCIDENTS: Table = IncidentRow.__table__  # type: ignore[assignment]
+_TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
+_AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSpec:
+    """What it takes to open one incident; `actor` (if set) overrides the batch's actor for this one."""
+
+    title: str
+    severity: Severity
+    service_id: str | None = None
+    summary: str = ""
+    lead: str | None = None
+    impact: str = ""
+    source: str = "manual"
+    actor: str | None = None
 
 
 class IncidentTx:
@@ -63,19 +87,34 @@ class IncidentTx:
         impact: str = "",
         source: str = "manual",
     ) -> Incident:
-        incident, events = new_incident(
-            title=title,
-            severity=severity,
-            now=now,
-            service_id=service_id,
-            summary=summary,
-            lead=lead,
-            impact=impact,
-            source=source,
-        )
-        return await self.record(
-            session, before=None, after=incident, events=events, actor=actor, now=now, audit_action="create"
-        )
+        spec = IncidentSpec(title=title, severity=severity, service_id=service_id, summary=summary, lead=lead,
+                            impact=impact, source=source, actor=actor)
+        return (await self.create_many_in(session, [spec], now))[0]
+
+    async def create_many_in(
+        self, session: AsyncSession, specs: Sequence[IncidentSpec], now: datetime, actor: str = "system"
+    ) -> list[Incident]:
+        """Open N incidents with one INSERT … RETURNING, one insert each for timeline and audit, one hook call."""
+        made = [new_incident(title=s.title, severity=s.severity, now=now, service_id=s.service_id, summary=s.summary,
+                             lead=s.lead, impact=s.impact, source=s.source) for s in specs]
+        if not made:
+            return []
+        ids = await bulk.insert_returning_ids(session, _INCIDENTS, [incident_values(inc) for inc, _ in made])
+        saved = [replace(inc, id=int(i)) for (inc, _), i in zip(made, ids, strict=True)]
+        timeline: list[dict[str, Any]] = []
+        audit: list[dict[str, Any]] = []
+        for spec, incident, (_, events) in zip(specs, saved, made, strict=True):
+            who = spec.actor or actor
+            for event in events:
+                timeline.append({"incident_id": incident.id, "at": now, "kind": event.kind, "actor": who,
+                                 "message": event.message, "data": json_safe(event.data)})
+            audit.append({"at": now, "actor": who, "entity_type": "incident", "entity_id": str(incident.id),
+                          "action": "create", "before": None, "after": incident_snapshot(incident)})
+        await bulk.insert_rows(session, _TIMELINE, timeline)
+        await bulk.insert_rows(session, _AUDIT, audit)
+        await self.hooks.fire_many(session, [(inc, events) for inc, (_, events) in zip(saved, made, strict=True)],
+                                   now)
+        return saved
 
     async def load_for_update(self, session: AsyncSession, incident_id: int) -> Incident:
         incident = await IncidentRepo(session).get(incident_id, for_update=True)

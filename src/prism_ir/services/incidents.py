@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -171,12 +172,12 @@ class IncidentService:
         async with self.db.read() as session:
             return await IncidentRepo(session).list(**filters)
 
-    async def timeline(self, incident_id: int) -> list[TimelineRow]:
+    async def timeline(self, incident_id: int) -> builtins.list[TimelineRow]:
         async with self.db.read() as session:
             if await IncidentRepo(session).get(incident_id) is None:
                 raise NotFound(f"incident {incident_id} not found", field="id")
             return await TimelineRepo(session).for_incident(incident_id)
 
-    async def audit(self, incident_id: int) -> list[AuditRow]:
+    async def audit(self, incident_id: int) -> builtins.list[AuditRow]:
         async with self.db.read() as session:
             return await AuditRepo(session).for_entity("incident", incident_id)

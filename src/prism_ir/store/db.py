@@ -45,7 +45,9 @@ class Database:
             ensure_sqlite_dir(url)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+            # No pre-ping (a round trip on every checkout): connections are recycled after 30 min, and a
+            # connection found dead mid-request invalidates the pool so the next checkout reconnects.
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(full, **kwargs)
         if self.dialect == "sqlite":
             _tune_sqlite(self.engine)

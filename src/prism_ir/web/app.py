@@ -17,9 +17,14 @@ from prism_ir.bootstrap import Container
 from prism_ir.services.errors import ServiceError
 
 ROUTERS: list[str] = [
+    "prism_ir.web.api.integrations",
     "prism_ir.web.api.health",
     "prism_ir.web.api.incidents",
     "prism_ir.web.api.catalog",
+    "prism_ir.web.api.oncall",
+    "prism_ir.web.api.schedules",
+    "prism_ir.web.api.escalation_policies",
+    "prism_ir.web.ack",
     "prism_ir.web.ui.pages",
 ]
 
@@ -58,6 +63,10 @@ def create_app(container: Container) -> FastAPI:
         return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
 
     import importlib
+
+    from prism_ir.web.api.integrations import IngestFastLane
+
+    app.add_middleware(IngestFastLane)
 
     for module in ROUTERS:
         app.include_router(importlib.import_module(module).router)

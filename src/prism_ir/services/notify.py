@@ -1,0 +1,162 @@
+"""The outbox: claim due sends, then record each outcome (sent, retry later, next method, or failed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Update, and_, case, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prism_ir.domain.incident import Event, Incident, Status
+from prism_ir.domain.severity import Severity
+from prism_ir.integrations.notifiers.base import SendResult
+from prism_ir.services.contacts import Recipient
+from prism_ir.services.escalation_pages import ACTOR, next_method_key, notification_values, timeline_values
+from prism_ir.services.notify_settings import PagingSettings
+from prism_ir.store.repos import incident_from_row
+from prism_ir.store.tables import IncidentRow, TimelineRow
+from prism_ir.store.tables_oncall import NotificationRow
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A send this worker now owns until `lease_until`; `recovered` means a previous owner died mid-send."""
+
+    id: int
+    key: str
+    incident: Incident
+    step: int
+    cycle: int
+    target: str
+    recipient: str
+    recipient_name: str
+    method_index: int
+    channel: str
+    address: str
+    route: tuple[tuple[str, str], ...]
+    until: str
+    attempts: int
+    recovered: bool
+
+
+_INCIDENT_COLUMNS = [f.name for f in fields(Incident)]
+
+
+def backoff(settings: PagingSettings, attempts: int) -> timedelta:
+    """Exponential backoff per contact method: base, 2×base, 4×base … capped."""
+    return timedelta(seconds=min(settings.send_backoff_max_seconds,
+                                 settings.send_backoff_seconds * 2 ** max(0, attempts - 1)))
+
+
+class Outbox:
+    def __init__(self, settings: PagingSettings, worker_id: str) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+
+    def claim_statement(self, now: datetime, limit: int, join_incident: bool = True) -> Update:
+        """One statement that claims due rows (recorded before the send) and returns them with their incident."""
+        t, i = NotificationRow, IncidentRow
+        due = or_(and_(t.state == "pending", t.due_at <= now), and_(t.state == "sending", t.lease_until <= now))
+        pick = select(t.id).where(due).order_by(t.due_at).limit(limit).with_for_update(skip_locked=True)
+        lease = now + timedelta(seconds=self.settings.send_lease_seconds)
+        # the previous state is kept in last_error so a recovered (in-doubt) send can say so on the timeline
+        stmt = update(t).where(t.id.in_(pick.scalar_subquery()))
+        if join_incident:  # PostgreSQL returns the incident too (SQLite's RETURNING sees only the updated table)
+            stmt = stmt.where(t.incident_id == i.id)
+        extra = [getattr(i, f).label(f"inc_{f}") for f in _INCIDENT_COLUMNS] if join_incident else [t.incident_id]
+        return (stmt
+                .values(state="sending", attempts=t.attempts + 1, lease_until=lease, claimed_by=self.worker_id,
+                        started_at=now, last_error=case((t.state == "sending", "in doubt: worker stopped mid-send"),
+                                                         else_=t.last_error))
+                .returning(t.id, t.key, t.step, t.cycle, t.target, t.recipient, t.recipient_name, t.method_index,
+                           t.channel, t.address, t.route, t.until, t.attempts, t.last_error, *extra))
+
+    def claimed_from(self, rows: Sequence[Any], incidents: dict[int, Incident] | None = None) -> list[Claimed]:
+        out = []
+        for r in sorted(rows, key=lambda r: r.id):
+            if incidents is not None:
+                incident = incidents[r.incident_id]
+            else:
+                values = {f: getattr(r, f"inc_{f}") for f in _INCIDENT_COLUMNS}
+                values["severity"], values["status"] = Severity(values["severity"]), Status(values["status"])
+                incident = Incident(**values)
+            out.append(Claimed(r.id, r.key, incident, r.step, r.cycle, r.target, r.recipient, r.recipient_name,
+                               r.method_index, r.channel, r.address, tuple((c, a) for c, a in r.route), r.until,
+                               r.attempts, r.last_error.startswith("in doubt")))
+        return out
+
+    async def claim(self, session: AsyncSession, now: datetime, limit: int) -> list[Claimed]:
+        """Claim inside the caller's transaction (SQLite, tests)."""
+        rows = (await session.execute(self.claim_statement(now, limit, join_incident=False),
+                                      execution_options={"synchronize_session": False})).all()
+        if not rows:
+            return []
+        incidents = {r.id: incident_from_row(r) for r in (await session.execute(
+            select(IncidentRow).where(IncidentRow.id.in_({r.incident_id for r in rows})))).scalars()}
+        return self.claimed_from(rows, incidents)
+
+    async def finish(self, session: AsyncSession, c: Claimed, result: SendResult, now: datetime) -> str:
+        """Record the outcome; return `sent`, `retry`, `fallback`, `failed` or `lost` (another worker took over)."""
+        timeline: list[Event] = []
+        fallback: dict[str, object] | None = None
+        where = "" if c.step == 0 else f" (step {c.step + 1})"
+        tail = " – resent after a worker stopped mid-send, same idempotency key" if c.recovered else ""
+        data = {"recipient": c.recipient, "channel": c.channel, "address": c.address, "key": c.key,
+                "attempt": c.attempts, "step": c.step, "cycle": c.cycle}
+        values: dict[str, object]
+        if result.ok:
+            outcome = "sent"
+            values = {"state": "sent", "sent_at": now, "lease_until": None, "last_error": ""}
+            timeline.append(Event("notification_sent",
+                                  f"Paged {c.recipient_name} via {c.channel} ({c.address}){where}{tail}", data))
+        elif not result.permanent and c.attempts < self.settings.send_attempts_per_method:
+            outcome = "retry"
+            wait = backoff(self.settings, c.attempts)
+            values = {"state": "pending", "due_at": now + wait, "lease_until": None, "last_error": result.detail}
+            timeline.append(Event("notification_retry", f"Paging {c.recipient_name} via {c.channel} failed "
+                                  f"(attempt {c.attempts}: {result.detail}); retrying in {int(wait.total_seconds())}s",
+                                  data))
+        else:
+            outcome = "failed"
+            values = {"state": "failed", "lease_until": None, "last_error": result.detail}
+            timeline.append(Event("notification_failed", f"Paging {c.recipient_name} via {c.channel} ({c.address}) "
+                                  f"failed for good after {c.attempts} attempt(s): {result.detail}", data))
+            nxt = c.method_index + 1
+            if nxt < len(c.route) and await self._still_wanted(session, c):
+                outcome = "fallback"
+                r = Recipient(c.recipient, c.recipient_name, c.route)
+                key = next_method_key(c.key, nxt)
+                row = notification_values(c.incident.id or 0, key, c.step, c.cycle, c.target, r, nxt, c.until, now)
+                fallback = row
+                timeline.append(Event("notification_fallback", f"Trying {c.recipient_name}'s next contact method: "
+                                      f"{c.route[nxt][0]} ({c.route[nxt][1]})", {**data, "next": c.route[nxt][0]}))
+            elif nxt >= len(c.route):
+                timeline.append(Event("notification_failed", f"Could not reach {c.recipient_name}: every contact "
+                                      "method failed", {"recipient": c.recipient, "step": c.step}))
+        changed = await session.execute(
+            update(NotificationRow).where(NotificationRow.id == c.id, NotificationRow.claimed_by == self.worker_id,
+                                          NotificationRow.state == "sending").values(**values))
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            return "lost"
+        if fallback is not None and not (await session.execute(
+                select(NotificationRow.id).where(NotificationRow.key == fallback["key"]))).first():
+            await session.execute(insert(NotificationRow), [fallback])
+        await session.execute(insert(TimelineRow), [timeline_values(c.incident.id or 0, now, ACTOR, e)
+                                                    for e in timeline])
+        return outcome
+
+    async def _still_wanted(self, session: AsyncSession, c: Claimed) -> bool:
+        inc = await session.get(IncidentRow, c.incident.id)
+        if inc is None or inc.resolved_at is not None:
+            return False
+        return not (c.until == "acknowledged" and inc.acknowledged_at is not None)
+
+    async def next_due(self, session: AsyncSession) -> datetime | None:
+        pending = (await session.execute(select(NotificationRow.due_at).where(NotificationRow.state == "pending")
+                                         .order_by(NotificationRow.due_at).limit(1))).scalar_one_or_none()
+        lease = (await session.execute(select(NotificationRow.lease_until).where(NotificationRow.state == "sending")
+                                       .order_by(NotificationRow.lease_until).limit(1))).scalar_one_or_none()
+        return min((t for t in (pending, lease) if t is not None), default=None)
