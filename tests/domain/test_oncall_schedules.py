@@ -122,3 +122,21 @@ def test_next_change_and_missing_role() -> None:
 def test_invalid_schedules_say_why(data: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Schedule.model_validate(data)
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("mon", ("mon",)), (["Monday", "FRI"], ("mon", "fri")), (("sat", "sunday"), ("sat", "sun")),
+])
+def test_days_accept_short_and_long_names(given: object, expected: tuple[str, ...]) -> None:
+    from prism_ir.domain.business_hours import BusinessHours
+    from prism_ir.domain.oncall import parse_days
+
+    assert parse_days(given) == expected
+    assert BusinessHours(days=given).days == expected
+
+
+def test_unknown_day_is_refused_with_the_allowed_names() -> None:
+    from prism_ir.domain.oncall import parse_days
+
+    with pytest.raises(ValueError, match="unknown day 'fun': use mon, tue"):
+        parse_days(["mon", "funday"])

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from prism_ir.domain.oncall import DAYS, parse_zone, to_utc
+from prism_ir.domain.oncall import DAYS, parse_days, parse_zone, to_utc
 
 
 class BusinessHours(BaseModel):
@@ -25,14 +25,7 @@ class BusinessHours(BaseModel):
         parse_zone(v)
         return v
 
-    @field_validator("days", mode="before")
-    @classmethod
-    def _days(cls, v: object) -> tuple[str, ...]:
-        items = [str(d).strip().lower()[:3] for d in (v if isinstance(v, list | tuple) else [v])]
-        bad = [d for d in items if d not in DAYS]
-        if bad:
-            raise ValueError(f"unknown day {bad[0]!r}: use mon, tue, wed, thu, fri, sat, sun")
-        return tuple(items)
+    _days = field_validator("days", mode="before")(classmethod(lambda cls, v: parse_days(v)))
 
     @field_validator("end")
     @classmethod

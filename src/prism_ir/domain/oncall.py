@@ -14,6 +14,15 @@ from prism_ir.domain.durations import format_duration, parse_duration
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def parse_days(v: object) -> tuple[str, ...]:
+    """Accept `mon` or `Monday`, one or a list, so calendars read naturally in YAML."""
+    items = [str(d).strip().lower()[:3] for d in (v if isinstance(v, list | tuple) else [v])]
+    bad = [d for d in items if d not in DAYS]
+    if bad:
+        raise ValueError(f"unknown day {bad[0]!r}: use mon, tue, wed, thu, fri, sat, sun")
+    return tuple(items)
+
+
 def parse_zone(name: str) -> ZoneInfo:
     """Turn an IANA name into a zone, with an error that names the bad value."""
     try:
@@ -43,14 +52,7 @@ class Restriction(BaseModel):
     start: time = time(0, 0)
     end: time = time(0, 0)
 
-    @field_validator("days", mode="before")
-    @classmethod
-    def _days(cls, v: object) -> tuple[str, ...]:
-        items = [str(d).strip().lower()[:3] for d in (v if isinstance(v, list | tuple) else [v])]
-        bad = [d for d in items if d not in DAYS]
-        if bad:
-            raise ValueError(f"unknown day {bad[0]!r}: use mon, tue, wed, thu, fri, sat, sun")
-        return tuple(items)
+    _days = field_validator("days", mode="before")(classmethod(lambda cls, v: parse_days(v)))
 
     def covers(self, local: datetime) -> bool:
         t = local.time()
