@@ -117,10 +117,10 @@ class Worker:
         db = self.container.db
         if db.dialect == "postgresql":
             # a single UPDATE … RETURNING is atomic on its own: one round trip on the hot path
-            stmt = self.outbox.claim_statement(now, capacity)
+            stmt = self.outbox.claim_statement(capacity)
             async with db.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return self.outbox.claimed_from((await conn.execute(stmt)).all())
+                return self.outbox.claimed_from((await conn.execute(stmt, self.outbox.claim_params(now))).all())
         async with db.transaction() as session:
             return await self.outbox.claim(session, now, capacity)
 

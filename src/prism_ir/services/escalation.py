@@ -197,7 +197,7 @@ class EscalationService:
             batch.append((incident, policy, 0, decision.pages))
             if decision.next_due is not None:
                 dues.append(decision.next_due)
-        await bulk.insert_rows(session, TimelineRow.__table__, warnings)  # type: ignore[arg-type]
+        await bulk.insert_or_defer(session, TimelineRow.__table__, warnings)  # type: ignore[arg-type]
         await bulk.insert_rows(session, EscalationRow.__table__, rows)  # type: ignore[arg-type]
         await materialize_many(session, self.resolver(session), batch, now, new_generation=True)
         return min(dues, default=None)

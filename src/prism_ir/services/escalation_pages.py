@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.domain.escalation import EscalationPolicy, Page, parse_target
 from prism_ir.domain.incident import Event, Incident
 from prism_ir.services.contacts import Recipient, Resolver
+from prism_ir.store import bulk
 from prism_ir.store.tables import TimelineRow
 from prism_ir.store.tables_oncall import NotificationRow
 from prism_ir.store.types import json_safe
 
 ACTOR = "escalation"
+_NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
+_TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
 
 
 def notification_key(incident_id: int, generation: int, cycle: int, step: int, target: str, recipient: str,
@@ -75,10 +78,10 @@ async def materialize_many(
     if not rows:
         return 0
     if new_generation:
-        # keys of a generation that has just started cannot exist yet: no lookup, and the rows join the
-        # transaction's own flush (one INSERT per table with the incident's timeline) on the hot path
-        session.add_all([NotificationRow(**r) for r in rows])
-        session.add_all([TimelineRow(**t) for t in timeline])
+        # keys of a generation that has just started cannot exist yet: no lookup, and Core inserts (no ORM flush);
+        # the timeline rows join the new incidents' own timeline INSERT when the caller collects them
+        await bulk.insert_rows(session, _NOTIFICATIONS, rows)
+        await bulk.insert_or_defer(session, _TIMELINE, timeline)
         return len(rows)
     known = await existing_keys(session, [str(r["key"]) for r in rows])
     fresh = [r for r in rows if r["key"] not in known]

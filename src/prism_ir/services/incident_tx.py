@@ -110,10 +110,15 @@ class IncidentTx:
                                  "message": event.message, "data": json_safe(event.data)})
             audit.append({"at": now, "actor": who, "entity_type": "incident", "entity_id": str(incident.id),
                           "action": "create", "before": None, "after": incident_snapshot(incident)})
+        # hooks' timeline rows (e.g. who is paged) join ours: one INSERT, in the same order as inserting them after
+        bulk.start_deferring(session, _TIMELINE, timeline)
+        try:
+            await self.hooks.fire_many(session, [(inc, events) for inc, (_, events) in zip(saved, made, strict=True)],
+                                       now)
+        finally:
+            bulk.stop_deferring(session, _TIMELINE)
         await bulk.insert_rows(session, _TIMELINE, timeline)
         await bulk.insert_rows(session, _AUDIT, audit)
-        await self.hooks.fire_many(session, [(inc, events) for inc, (_, events) in zip(saved, made, strict=True)],
-                                   now)
         return saved
 
     async def load_for_update(self, session: AsyncSession, incident_id: int) -> Incident:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, and_, case, insert, or_, select, update
+from sqlalchemy import Update, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.domain.incident import Event, Incident, Status
@@ -19,6 +19,7 @@ from prism_ir.services.notify_settings import PagingSettings
 from prism_ir.store.repos import incident_from_row
 from prism_ir.store.tables import IncidentRow, TimelineRow
 from prism_ir.store.tables_oncall import NotificationRow
+from prism_ir.store.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -55,24 +56,36 @@ class Outbox:
     def __init__(self, settings: PagingSettings, worker_id: str) -> None:
         self.settings = settings
         self.worker_id = worker_id
+        self._claims: dict[tuple[int, bool], Update] = {}
 
-    def claim_statement(self, now: datetime, limit: int, join_incident: bool = True) -> Update:
-        """One statement that claims due rows (recorded before the send) and returns them with their incident."""
+    def claim_statement(self, limit: int, join_incident: bool = True) -> Update:
+        """One statement that claims due rows (recorded before the send) and returns them with their incident.
+
+        Built once per (limit, join) and run with `claim_params(now)`: building it cost more CPU than running it.
+        """
+        cached = self._claims.get((limit, join_incident))
+        if cached is not None:
+            return cached
         t, i = NotificationRow, IncidentRow
+        now, lease = bindparam("claim_now", type_=UTCDateTime()), bindparam("claim_lease", type_=UTCDateTime())
         due = or_(and_(t.state == "pending", t.due_at <= now), and_(t.state == "sending", t.lease_until <= now))
         pick = select(t.id).where(due).order_by(t.due_at).limit(limit).with_for_update(skip_locked=True)
-        lease = now + timedelta(seconds=self.settings.send_lease_seconds)
         # the previous state is kept in last_error so a recovered (in-doubt) send can say so on the timeline
         stmt = update(t).where(t.id.in_(pick.scalar_subquery()))
         if join_incident:  # PostgreSQL returns the incident too (SQLite's RETURNING sees only the updated table)
             stmt = stmt.where(t.incident_id == i.id)
         extra = [getattr(i, f).label(f"inc_{f}") for f in _INCIDENT_COLUMNS] if join_incident else [t.incident_id]
-        return (stmt
+        stmt = (stmt
                 .values(state="sending", attempts=t.attempts + 1, lease_until=lease, claimed_by=self.worker_id,
                         started_at=now, last_error=case((t.state == "sending", "in doubt: worker stopped mid-send"),
                                                          else_=t.last_error))
                 .returning(t.id, t.key, t.step, t.cycle, t.target, t.recipient, t.recipient_name, t.method_index,
                            t.channel, t.address, t.route, t.until, t.attempts, t.last_error, *extra))
+        self._claims[(limit, join_incident)] = stmt
+        return stmt
+
+    def claim_params(self, now: datetime) -> dict[str, datetime]:
+        return {"claim_now": now, "claim_lease": now + timedelta(seconds=self.settings.send_lease_seconds)}
 
     def claimed_from(self, rows: Sequence[Any], incidents: dict[int, Incident] | None = None) -> list[Claimed]:
         out = []
@@ -90,7 +103,7 @@ class Outbox:
 
     async def claim(self, session: AsyncSession, now: datetime, limit: int) -> list[Claimed]:
         """Claim inside the caller's transaction (SQLite, tests)."""
-        rows = (await session.execute(self.claim_statement(now, limit, join_incident=False),
+        rows = (await session.execute(self.claim_statement(limit, join_incident=False), self.claim_params(now),
                                       execution_options={"synchronize_session": False})).all()
         if not rows:
             return []
