@@ -90,5 +90,4 @@ async def _history(container: Container) -> int:
                 await tx.act_in(session, inc.id, Action.ACKNOWLEDGE, "alice", start + timedelta(minutes=3))
                 await tx.act_in(session, inc.id, action, "alice", start + timedelta(minutes=4))
             count += 1
-    container.hooks.committed()
     return count

@@ -12,21 +12,15 @@ from prism_ir.domain.incident import Event, Incident
 IncidentHook = Callable[[AsyncSession, Incident, Sequence[Event], datetime], Awaitable[None]]
 Change = tuple[Incident, Sequence[Event]]
 BatchHook = Callable[[AsyncSession, Sequence[Change], datetime], Awaitable[None]]
-AfterCommit = Callable[[], None]
 
 
 class IncidentHooks:
     def __init__(self) -> None:
         self._hooks: list[tuple[IncidentHook, BatchHook | None]] = []
-        self._after_commit: list[AfterCommit] = []
 
     def register(self, hook: IncidentHook, many: BatchHook | None = None) -> None:
         """`many`, if given, handles a batch of changes at once and must do what calling `hook` per change does."""
         self._hooks.append((hook, many))
-
-    def on_commit(self, callback: AfterCommit) -> None:
-        """Run after a transaction that changed incidents commits (e.g. wake the worker)."""
-        self._after_commit.append(callback)
 
     async def fire(self, session: AsyncSession, incident: Incident, events: Sequence[Event], now: datetime) -> None:
         for hook, _many in self._hooks:
@@ -43,7 +37,3 @@ class IncidentHooks:
             else:
                 for incident, events in changes:
                     await hook(session, incident, events, now)
-
-    def committed(self) -> None:
-        for callback in self._after_commit:
-            callback()

@@ -74,14 +74,12 @@ class IncidentService:
                 lead=lead,
                 impact=impact,
             )
-        self.hooks.committed()
         return incident
 
     async def act(self, incident_id: int, action: Action, actor: str, note: str = "") -> Incident:
         now = self.clock.now()
         async with self.db.transaction() as session:
             incident = await self.tx.act_in(session, incident_id, action, actor, now, note)
-        self.hooks.committed()
         return incident
 
     async def acknowledge(self, incident_id: int, actor: str) -> Incident:
@@ -102,7 +100,6 @@ class IncidentService:
                 after = await self.tx.record(
                     session, before=before, after=after, events=events, actor=actor, now=now, audit_action="update"
                 )
-        self.hooks.committed()
         return after
 
     async def _apply_patch(
@@ -158,7 +155,6 @@ class IncidentService:
         now = self.clock.now()
         async with self.db.transaction() as session:
             event = await self.tx.note_in(session, incident_id, text, actor, now)
-        self.hooks.committed()
         return event
 
     async def get(self, incident_id: int) -> Incident:

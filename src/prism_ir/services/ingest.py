@@ -134,8 +134,6 @@ class IngestService:
                 # a dropped connection (database restarted) is retried once on a fresh one
                 if (code not in _RETRYABLE and not exc.connection_invalidated) or attempt == 4:
                     raise
-        if any(r.opened or r.incidents_resolved or r.acknowledged or r.attached for r in results):
-            self.hooks.committed()
         return results
 
     async def _apply(

@@ -92,23 +92,23 @@ async def set_severity(request: Request, incident_id: int, c: Ctr, p: Writer,
     if severity not in {s.value for s in Severity}:
         return await _detail(request, c, incident_id, errors={"severity": "Choose P1, P2, P3 or P4."},
                              status_code=422)
-    patch = IncidentPatch(severity=Severity(severity), fields_set=frozenset({"severity"}))
-    try:
-        await c.incidents.patch(incident_id, patch, actor(p))
-    except ServiceError as exc:
-        return await _fail(request, c, incident_id, exc)
-    return see_other(f"/incidents/{incident_id}?done=severity")
+    return await _patch(request, c, incident_id, p, "severity", severity=Severity(severity))
 
 
 @router.post("/incidents/{incident_id:int}/lead")
 async def set_lead(request: Request, incident_id: int, c: Ctr, p: Writer,
                    lead: Annotated[str, Form()] = "") -> Response:
-    patch = IncidentPatch(lead=lead.strip() or None, fields_set=frozenset({"lead"}))
+    return await _patch(request, c, incident_id, p, "lead", lead=lead.strip() or None)
+
+
+async def _patch(request: Request, c: Container, incident_id: int, p: Principal, field: str, **value: Any) -> Response:
+    """Change one field and come back to the incident, or show why it was refused."""
+    patch = IncidentPatch(**value, fields_set=frozenset({field}))
     try:
         await c.incidents.patch(incident_id, patch, actor(p))
     except ServiceError as exc:
         return await _fail(request, c, incident_id, exc)
-    return see_other(f"/incidents/{incident_id}?done=lead")
+    return see_other(f"/incidents/{incident_id}?done={field}")
 
 
 @router.post("/incidents/{incident_id:int}/notes")
