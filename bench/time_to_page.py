@@ -1,10 +1,13 @@
 """Time to page: alerts POSTed into the running platform → webhook page arrives; Prism IR vs Alertmanager 0.25.
 
 Run: .venv/bin/python bench/time_to_page.py [--rate 50] [--seconds 20]
-Prism IR: `prism-ir serve --no-worker` plus one `prism-ir worker` process on PostgreSQL; each alert is a
-new P1 incident whose policy pages one user's webhook. Alertmanager: Debian's prometheus-alertmanager, group_by ['...'],
-group_wait 0s, webhook receiver. Both get the same open-loop load; one receiver in this process timestamps
-arrivals. Everything is loopback.
+Prism IR runs as the quick start runs it: `prism-ir serve` with its in-process worker (which sends the pages its
+own requests create, pre-claimed, right after their commit) plus one more `prism-ir worker --id bench` process
+sharing the outbox on PostgreSQL, so a page sent twice would show as a duplicate. Each alert is a new P1 incident
+whose policy pages one user's webhook. Alertmanager: Debian's prometheus-alertmanager, group_by ['...'],
+group_wait 0s, webhook receiver. Both get the same open-loop load from the same minimal keep-alive HTTP/1.1
+client (bodies encoded up front; each alert's clock starts when it is due to be sent), and one threaded
+receiver in this process timestamps arrivals. Everything is loopback.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -88,29 +92,100 @@ def alert(i: int) -> dict[str, object]:
             "annotations": {"summary": f"Bench outage bench-{i}"}}
 
 
+class KeepAlive:
+    """A minimal HTTP/1.1 keep-alive client (as `blast` in bench/ingest.py): an idle connection if there is one,
+    else a new one. Much lighter than httpx, so the generator adds little to what is measured, for both targets."""
+
+    def __init__(self, url: str) -> None:
+        u = urlsplit(url)
+        self.host, self.port, self.path = u.hostname or "127.0.0.1", u.port or 80, u.path
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    def request(self, body: bytes, headers: dict[str, str]) -> bytes:
+        head = f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def warm(self, n: int) -> None:
+        self.idle += [await asyncio.open_connection(self.host, self.port) for _ in range(n)]
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self.idle:
+            reader, writer = self.idle.pop()
+            if not reader.at_eof():  # the server closes connections idle for a while (uvicorn: 5 s)
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, request: bytes) -> int:
+        reader, writer = await self._connection()
+        writer.write(request)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):  # closed just as it was reused: once more, anew
+            writer.close()
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+        status, length, chunked, close = int(head[9:12]), 0, False, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value:
+                chunked = True
+            elif name == b"connection" and value == b"close":
+                close = True
+        if length:
+            await reader.readexactly(length)
+        while chunked:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+            await reader.readexactly(size + 2)
+            chunked = size > 0
+        if close:
+            writer.close()
+        else:
+            self.idle.append((reader, writer))
+        return status
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 async def load(url: str, body_of, rate: float, seconds: float, headers: dict[str, str]) -> dict[int, float]:
-    """Open-loop: POST alert i at t0 + i/rate regardless of how earlier POSTs are doing."""
+    """Open-loop: POST alert i at t0 + i/rate regardless of how earlier POSTs are doing.
+
+    Bodies are encoded up front; the clock starts when alert i is due to be sent (a busy client would count).
+    """
     sent: dict[int, float] = {}
     n = int(rate * seconds)
-    errors = Counter()
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as client:
-        async def one(i: int) -> None:
-            sent[i] = time.perf_counter()
-            try:
-                r = await client.post(url, content=json.dumps(body_of(i)), headers=headers)
-                if r.status_code >= 300:
-                    errors[r.status_code] += 1
-            except httpx.HTTPError as exc:
-                errors[type(exc).__name__] += 1
+    errors: Counter[object] = Counter()
+    client = KeepAlive(url)
+    requests = [client.request(json.dumps(body_of(i)).encode(), headers) for i in range(n)]
+    await client.warm(4)
 
-        t0 = time.perf_counter()
-        tasks = []
-        for i in range(n):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+    async def one(i: int) -> None:
+        sent[i] = time.perf_counter()
+        try:
+            async with asyncio.timeout(30):
+                status = await client.post(requests[i])
+            if status >= 300:
+                errors[status] += 1
+        except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+            errors[type(exc).__name__] += 1
+
+    t0 = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    client.close()
     if errors:
         print(f"  POST errors: {dict(errors)}")
     return sent
@@ -171,8 +246,9 @@ services:
 """)
     cli = [sys.executable, "-m", "prism_ir.cli.main"]
     run_cli([*cli, "apply", str(config)], env)
-    # the API and the worker in separate processes, so the two cores share the work
-    server = spawn([*cli, "serve", "--port", str(port), "--no-worker"], env)
+    # as the quick start runs it: `serve` with its in-process worker (which sends the pages its own requests
+    # create, pre-claimed), plus one more `prism-ir worker` sharing the outbox, so a duplicate would show
+    server = spawn([*cli, "serve", "--port", str(port)], env)
     worker = spawn([*cli, "worker", "--id", "bench"], env)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from prism_ir.bootstrap import Container
 from prism_ir.clock import FakeClock
 from prism_ir.domain.severity import Severity
+from prism_ir.engine.loop import Worker
 from prism_ir.services.config_apply import apply_document, parse_document
 from prism_ir.store.tables_oncall import NotificationRow
 
@@ -167,3 +169,48 @@ async def test_two_workers_never_send_the_same_page_twice(container: Container, 
     keys = http_receiver.idempotency_keys()
     assert len(keys) == 80 and len(set(keys)) == 80
     assert {state for state, _ in rows} == {"sent"}
+
+
+async def test_a_preclaiming_server_and_two_workers_never_send_the_same_page_twice(
+        container: Container, procs: Procs, http_receiver: HttpReceiver, clock: FakeClock) -> None:
+    """As `prism-ir serve` with its in-process worker (pre-claiming the pages its requests create) plus two
+    `prism-ir worker` processes: escalation ticks race over SKIP LOCKED, each pre-claiming what it fires."""
+    if container.db.dialect != "postgresql":
+        pytest.skip("several workers share work through SKIP LOCKED on PostgreSQL only")
+    config = CONFIG.replace("{{type: email, address: alice@example.com}}", "{{type: webhook, url: \"{hook}/alice2\"}}")
+    await apply_document(container.db, clock, parse_document(config.format(hook=http_receiver.url("").rstrip("/")),
+                                                             env={}), actor="test")
+    server = Worker(container, worker_id="server")
+    task = asyncio.create_task(server.run())
+    procs.start("a")
+    procs.start("b")
+
+    async def until(cond: Callable[[], bool], what: str) -> None:
+        try:  # a real-time bound only; waiting asynchronously keeps the in-process worker running
+            async with asyncio.timeout(30):
+                while not cond():
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}") from None
+
+    try:
+        for i in range(40):
+            await container.incidents.create(title=f"outage {i}", severity=Severity.P1, actor="test",
+                                             service_id="prism-api")
+        await until(lambda: len(http_receiver.hits) >= 40, "40 primary pages")
+        await settled(container, 40)
+        procs.advance(minutes=15)
+        await until(lambda: len(http_receiver.hits) >= 80, "40 secondary pages")
+        await settled(container, 80)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    async with container.db.read() as s:
+        rows = (await s.execute(select(NotificationRow.key, NotificationRow.state, NotificationRow.claimed_by,
+                                       NotificationRow.attempts))).tuples().all()
+    keys = http_receiver.idempotency_keys()
+    assert len(keys) == 80 and len(set(keys)) == 80
+    assert {state for _, state, _, _ in rows} == {"sent"} and {attempts for *_, attempts in rows} == {1}
+    assert server.handed_off > 0
+    assert "server" in {by for key, _, by, _ in rows if ".s0." in key}   # first steps: pre-claimed by the server

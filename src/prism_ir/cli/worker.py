@@ -19,12 +19,15 @@ def worker(
 ) -> None:
     """Claim due escalation steps and sends; run as many as you like on PostgreSQL (SKIP LOCKED)."""
     from prism_ir.bootstrap import build_container
+    from prism_ir.cli.common import freeze_startup_heap
     from prism_ir.engine.file_clock import FileClock
     from prism_ir.engine.loop import Worker
 
     async def main() -> None:
         container = build_container(Settings(), clock=FileClock(clock_file) if clock_file else None)
-        task = asyncio.create_task(Worker(container, worker_id=worker_id).run())
+        engine = Worker(container, worker_id=worker_id)
+        freeze_startup_heap()
+        task = asyncio.create_task(engine.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)

@@ -1,4 +1,8 @@
-"""The worker: claims due escalation steps and sends, woken at once by commits (and LISTEN on PostgreSQL)."""
+"""The worker: claims due escalation steps and sends, woken at once by commits (and LISTEN on PostgreSQL).
+
+A running worker also takes sends its own process's transactions pre-claimed for it (services/preclaim.py):
+they arrive after COMMIT through `start`, already `sending` under its id, and go out without a claim.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +24,8 @@ from prism_ir.engine.jobs.send import send_one
 from prism_ir.engine.runtime import runtime_of
 from prism_ir.integrations.notifiers import Channels
 from prism_ir.services.escalation import NOTIFY_CHANNEL, next_dues
-from prism_ir.services.notify import Claimed, Outbox
+from prism_ir.services.notify import Outbox
+from prism_ir.services.preclaim import Claimed
 from prism_ir.store.db import async_url
 
 log = logging.getLogger("prism_ir.worker")
@@ -34,7 +40,8 @@ def _parse_due(payload: object) -> datetime | None:
 
 
 class Worker:
-    def __init__(self, container: Any, *, worker_id: str | None = None, listen: bool = True) -> None:
+    def __init__(self, container: Any, *, worker_id: str | None = None, listen: bool = True,
+                 preclaim: bool = True) -> None:
         self.container = container
         self.runtime = runtime_of(container)
         self.settings = self.runtime.settings
@@ -43,6 +50,7 @@ class Worker:
         self.channels = Channels(smtp_url=container.settings.smtp_url, mail_from=container.settings.mail_from,
                                  sms_template=self.settings.sms_url_template)
         self.listen = listen
+        self.preclaim = preclaim  # take this process's new due sends pre-claimed (LocalSender)
         self.inflight: set[asyncio.Task[str]] = set()
         self.idle = asyncio.Event()
         self.running = False
@@ -55,6 +63,9 @@ class Worker:
         self._send_due: datetime | None = None
         self._saturated = False
         self._drained = asyncio.Event()
+        self._reserved = 0  # capacity held for sends being pre-claimed by transactions not yet committed
+        self._resting = False  # waiting with nothing due: a pre-claimed send finishing makes the worker idle
+        self.handed_off = 0  # pre-claimed sends started (no claim statement)
         container.extras["worker"] = self
         self.runtime.workers.append(self)
 
@@ -67,6 +78,8 @@ class Worker:
         """Loop until cancelled; in-flight sends are awaited on the way out so none is left half-recorded."""
         self.running = True
         listener = await self._listen()
+        if self.preclaim:
+            self.runtime.local.attach(self)
         try:
             while True:
                 try:
@@ -79,6 +92,7 @@ class Worker:
                 if not busy:
                     await self._wait()
         finally:
+            self.runtime.local.detach(self)
             self.running = False
             if self.inflight:
                 await asyncio.gather(*self.inflight, return_exceptions=True)
@@ -101,16 +115,45 @@ class Worker:
             handled, _ = await escalate_due(self.container, self.runtime.escalations, self.settings.worker_batch)
             if handled < self.settings.worker_batch:
                 await self._next_due()
-        capacity = self.settings.send_concurrency - len(self.inflight)
+        capacity = self.settings.send_concurrency - len(self.inflight) - self._reserved
         claimed: list[Claimed] = []
         if capacity > 0:
             claimed = await self._claim(capacity)
+        self._spawn(claimed)
+        self._saturated = capacity <= 0 or len(claimed) == capacity
+        return handled >= self.settings.worker_batch or (bool(claimed) and len(claimed) == capacity)
+
+    def _spawn(self, claimed: Sequence[Claimed]) -> None:
         for c in claimed:
             task = asyncio.create_task(self._send(c))
             self.inflight.add(task)
             task.add_done_callback(self.inflight.discard)
-        self._saturated = capacity <= 0 or len(claimed) == capacity
-        return handled >= self.settings.worker_batch or (bool(claimed) and len(claimed) == capacity)
+
+    # LocalSender: what this process's transactions use to hand their new sends straight to this worker
+
+    def lease_until(self) -> datetime:
+        return self.container.clock.now() + timedelta(seconds=self.settings.send_lease_seconds)  # type: ignore[no-any-return]
+
+    def reserve(self, n: int) -> int:
+        """Hold room for up to n pre-claimed sends within send_concurrency; 0 when stopped or full."""
+        if not self.running:
+            return 0
+        take = max(0, min(n, self.settings.send_concurrency - len(self.inflight) - self._reserved))
+        self._reserved += take
+        return take
+
+    def release(self, n: int) -> None:
+        self._reserved = max(0, self._reserved - n)
+
+    def start(self, claimed: Sequence[Claimed]) -> None:
+        """Called right after the COMMIT that recorded these rows as `sending` by this worker: send them now."""
+        self.release(len(claimed))
+        if not self.running:  # stopped meanwhile: the leases run out and a worker resends them, in doubt
+            log.warning("worker stopped; %d pre-claimed send(s) wait for their lease to expire", len(claimed))
+            return
+        self.handed_off += len(claimed)
+        self.idle.clear()
+        self._spawn(claimed)
 
     async def _claim(self, capacity: int) -> list[Claimed]:
         now = self.container.clock.now()
@@ -138,6 +181,8 @@ class Worker:
             self.runtime.wakeup.set()  # new work now, or a claim was held back for lack of capacity
         if self._pending_sends() <= 1:  # this one is the last still running
             self._drained.set()
+            if self._resting and not self.runtime.wakeup.is_set():
+                self.idle.set()
         return outcome
 
     def _pending_sends(self) -> int:
@@ -183,6 +228,7 @@ class Worker:
         # something is due but sends hold all the capacity: look again soon even if no send finishes
         waits.append(asyncio.ensure_future(clock.sleep(delay if delay > 0 else 0.05)))
         drained = asyncio.ensure_future(self._drained.wait()) if busy else None
+        self._resting = delay > 0
         try:
             while True:
                 done, _ = await asyncio.wait([*waits, *([drained] if drained else [])],
@@ -192,6 +238,7 @@ class Worker:
                 self.idle.set()  # the last send finished and nothing is due: idle until woken or due
                 drained = None
         finally:
+            self._resting = False
             for w in [*waits, *([drained] if drained else [])]:
                 w.cancel()
 

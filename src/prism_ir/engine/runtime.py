@@ -1,4 +1,4 @@
-"""The paging pieces one process shares: settings, the wakeup signal and the escalation hook."""
+"""The paging pieces one process shares: settings, the wakeup signal, the escalation hook and local senders."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from prism_ir.services.escalation import EscalationService
 from prism_ir.services.notify_settings import PagingSettings
+from prism_ir.services.preclaim import LocalSends
 
 
 class Wakeup:
@@ -44,18 +45,21 @@ class PagingRuntime:
     wakeup: Wakeup
     escalations: EscalationService
     workers: list[Any] = field(default_factory=list)
+    # running workers attach here; transactions hand them the sends they create, pre-claimed (services/preclaim.py)
+    local: LocalSends = field(default_factory=LocalSends)
 
 
 def install(container: Any) -> PagingRuntime:
-    """Register the escalation hook and the after-commit wakeup on a container (idempotent)."""
+    """Register the escalation hook, the after-commit wakeup and the local-send registry (idempotent)."""
     existing = container.extras.get("paging")
     if existing is not None:
         return existing  # type: ignore[no-any-return]
     settings = PagingSettings()
     wakeup = Wakeup()
-    escalations = EscalationService(settings.sms_url_template, wakeup.set)
+    local = LocalSends()
+    escalations = EscalationService(settings.sms_url_template, wakeup.set, local=local)
     container.hooks.register(escalations.on_incident, escalations.on_incidents)
-    runtime = PagingRuntime(settings, wakeup, escalations)
+    runtime = PagingRuntime(settings, wakeup, escalations, local=local)
     container.extras["paging"] = runtime
     return runtime
 

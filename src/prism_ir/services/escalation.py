@@ -26,6 +26,7 @@ from prism_ir.domain.escalation import (
 from prism_ir.domain.incident import Event, Incident
 from prism_ir.services.contacts import ConfigCache, Resolver
 from prism_ir.services.escalation_pages import ACTOR, materialize, materialize_many, timeline_values
+from prism_ir.services.preclaim import QUEUED, LocalSends, claimed_locally
 from prism_ir.store import bulk
 from prism_ir.store.repos import incident_from_row
 from prism_ir.store.tables import IncidentRow, ServiceRow, TimelineRow
@@ -51,7 +52,8 @@ def notify_workers(session: AsyncSession, wake: Callable[[datetime | None], None
                    due: datetime | None = None) -> None:
     """Wake workers when this transaction commits: this process's at once, others' by NOTIFY (PostgreSQL).
 
-    `due` is the earliest new timer, so a sleeping worker can move its alarm without polling.
+    `due` is the earliest new timer, so a sleeping worker can move its alarm without polling. A transaction whose
+    new pages all went to this process's worker pre-claimed, with no new timer, wakes nobody (nothing to claim).
     """
     info = session.info
     info["prism_notify"] = True
@@ -61,10 +63,21 @@ def notify_workers(session: AsyncSession, wake: Callable[[datetime | None], None
         info["prism_due"] = min(due, info.get("prism_due") or due)
 
 
+def _worth_announcing(session: Session) -> bool:
+    info = session.info
+    return info.get("prism_due") is not None or info.get(QUEUED, 0) > 0 or not claimed_locally(session)
+
+
 @event.listens_for(Session, "before_commit")
 def _notify_before_commit(session: Session) -> None:
-    # one NOTIFY per transaction, delivered by PostgreSQL only if and when it commits
-    if session.info.get("prism_notify") and session.get_bind().dialect.name == "postgresql":
+    # one NOTIFY per transaction, delivered by PostgreSQL only if and when it commits (a SAVEPOINT's release
+    # is not that commit)
+    if not session.info.get("prism_notify") or session.in_nested_transaction():
+        return
+    if not _worth_announcing(session):
+        session.info["prism_quiet"] = True  # decided here: after_commit no longer sees what was pre-claimed
+        return
+    if session.get_bind().dialect.name == "postgresql":
         due = session.info.get("prism_due")
         session.execute(text("SELECT pg_notify(:channel, :due)"),
                         {"channel": NOTIFY_CHANNEL, "due": due.isoformat() if due else ""})
@@ -73,16 +86,20 @@ def _notify_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     # only transactions that queued pages or moved a timer wake the worker; a rollback never does
+    if session.in_nested_transaction():
+        return
     wake = session.info.pop("prism_wake", None)
     due = session.info.pop("prism_due", None)
     session.info.pop("prism_notify", None)
-    if wake is not None:
+    if wake is not None and not session.info.pop("prism_quiet", False):
         wake(due)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_wake(session: Session) -> None:
-    for key in ("prism_wake", "prism_due", "prism_notify"):
+    if session.in_nested_transaction():  # a SAVEPOINT rolled back: what the transaction did before still stands
+        return
+    for key in ("prism_wake", "prism_due", "prism_notify", "prism_quiet"):
         session.info.pop(key, None)
 
 
@@ -122,9 +139,11 @@ class EscalationService:
     """The in-transaction hook and the worker's escalation tick."""
 
     def __init__(self, sms_template: str = "", wake: Callable[[datetime | None], None] | None = None,
-                 cache_ttl: float = 2.0) -> None:
+                 cache_ttl: float = 2.0, local: LocalSends | None = None) -> None:
         self.sms_template = sms_template
         self.wake = wake or (lambda _due: None)
+        # this process's running worker, if any: pages due at once go to it pre-claimed (services/preclaim.py)
+        self.local = local or LocalSends()
         self.cache = ConfigCache(cache_ttl)
 
     def resolver(self, session: AsyncSession) -> Resolver:
@@ -198,8 +217,8 @@ class EscalationService:
             if decision.next_due is not None:
                 dues.append(decision.next_due)
         await bulk.insert_or_defer(session, TimelineRow.__table__, warnings)  # type: ignore[arg-type]
-        await bulk.insert_rows(session, EscalationRow.__table__, rows)  # type: ignore[arg-type]
-        await materialize_many(session, self.resolver(session), batch, now, new_generation=True)
+        await bulk.insert_or_defer(session, EscalationRow.__table__, rows)  # type: ignore[arg-type]
+        await materialize_many(session, self.resolver(session), batch, now, new_generation=True, local=self.local)
         return min(dues, default=None)
 
     async def _start(self, session: AsyncSession, incident: Incident, row: EscalationRow | None, now: datetime,
@@ -221,7 +240,7 @@ class EscalationService:
         decision = evaluate(policy, state_of(row), now, hours)
         _store_state(row, decision, now)
         await materialize(session, self.resolver(session), incident, policy, generation, decision.pages, now,
-                          new_generation=True)
+                          new_generation=True, local=self.local)
         return decision.next_due
 
     async def _cancel(self, session: AsyncSession, incident_id: int, now: datetime, until: Until | None,
@@ -251,7 +270,8 @@ class EscalationService:
                            f"acknowledged by {incident.acknowledged_by or 'someone'}")
         decision = evaluate(policy, state_of(row), now, hours)
         _store_state(row, decision, now)
-        if await materialize(session, self.resolver(session), incident, policy, row.generation, decision.pages, now):
+        if await materialize(session, self.resolver(session), incident, policy, row.generation, decision.pages, now,
+                             local=self.local):
             notify_workers(session, self.wake, row.next_due)
 
     async def _manual(self, session: AsyncSession, incident: Incident, row: EscalationRow, now: datetime,
@@ -264,7 +284,7 @@ class EscalationService:
             return
         _store_state(row, decision, now)
         await materialize(session, self.resolver(session), incident, policy, row.generation, decision.pages, now,
-                          manual_by=actor)
+                          manual_by=actor, local=self.local)
 
     async def tick(self, session: AsyncSession, now: datetime, limit: int = 200) -> tuple[int, int]:
         """Fire every due step once; return (escalations handled, pages queued)."""
@@ -300,7 +320,7 @@ class EscalationService:
             decision = evaluate(policy, state, now, hours)
             _store_state(row, decision, now)
             batch.append((incident, policy, row.generation, decision.pages))
-        queued = await materialize_many(session, resolver, batch, now)
+        queued = await materialize_many(session, resolver, batch, now, local=self.local)
         if queued:
             notify_workers(session)
         return handled, queued

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prism_ir.domain.escalation import EscalationPolicy, Page, parse_target
 from prism_ir.domain.incident import Event, Incident
 from prism_ir.services.contacts import Recipient, Resolver
+from prism_ir.services.preclaim import LocalSends, note_queued
 from prism_ir.store import bulk
 from prism_ir.store.tables import TimelineRow
 from prism_ir.store.tables_oncall import NotificationRow
@@ -19,6 +20,7 @@ from prism_ir.store.types import json_safe
 ACTOR = "escalation"
 _NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
 _TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
+_CLAIM_COLUMNS = ("claimed_by", "lease_until", "started_at")
 
 
 def notification_key(incident_id: int, generation: int, cycle: int, step: int, target: str, recipient: str,
@@ -59,17 +61,22 @@ async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
 async def materialize(
     session: AsyncSession, resolver: Resolver, incident: Incident, policy: EscalationPolicy, generation: int,
     pages: Sequence[Page], now: datetime, *, manual_by: str | None = None, new_generation: bool = False,
+    local: LocalSends | None = None,
 ) -> int:
     """Insert one outbox row per recipient's first method and say on the timeline who is paged; return rows added."""
     return await materialize_many(session, resolver, [(incident, policy, generation, pages)], now,
-                                  manual_by=manual_by, new_generation=new_generation)
+                                  manual_by=manual_by, new_generation=new_generation, local=local)
 
 
 async def materialize_many(
     session: AsyncSession, resolver: Resolver, items: Sequence[tuple[Incident, EscalationPolicy, int, Sequence[Page]]],
-    now: datetime, *, manual_by: str | None = None, new_generation: bool = False,
+    now: datetime, *, manual_by: str | None = None, new_generation: bool = False, local: LocalSends | None = None,
 ) -> int:
-    """Batch form for the worker's tick: one key lookup and one insert per table for many incidents."""
+    """Batch form for the worker's tick: one key lookup and one insert per table for many incidents.
+
+    With `local`, rows due now go in already claimed by this process's running worker, which sends them right
+    after COMMIT (services/preclaim.py); the rest stay `pending` for any worker.
+    """
     rows: list[dict[str, object]] = []
     timeline: list[dict[str, object]] = []
     for incident, policy, generation, pages in items:
@@ -80,13 +87,13 @@ async def materialize_many(
     if new_generation:
         # keys of a generation that has just started cannot exist yet: no lookup, and Core inserts (no ORM flush);
         # the timeline rows join the new incidents' own timeline INSERT when the caller collects them
-        await bulk.insert_rows(session, _NOTIFICATIONS, rows)
+        await _insert(session, rows, now, items, local)
         await bulk.insert_or_defer(session, _TIMELINE, timeline)
         return len(rows)
     known = await existing_keys(session, [str(r["key"]) for r in rows])
     fresh = [r for r in rows if r["key"] not in known]
     if fresh:
-        await session.execute(insert(NotificationRow), fresh)
+        await _insert(session, fresh, now, items, local, orm=True)
         fresh_incidents = {r["incident_id"] for r in fresh}
         timeline = [t for t in timeline if manual_by or t["incident_id"] in fresh_incidents]
     elif not manual_by:
@@ -94,6 +101,26 @@ async def materialize_many(
     if timeline:
         await session.execute(insert(TimelineRow), timeline)
     return len(fresh)
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, object]], now: datetime,
+                  items: Sequence[tuple[Incident, EscalationPolicy, int, Sequence[Page]]], local: LocalSends | None,
+                  orm: bool = False) -> None:
+    """Insert the rows, those due now pre-claimed for this process's worker if it has room (bound to their ids)."""
+    pre = local.claim(session, rows, now) if local is not None else None
+    if pre is None:
+        if orm:
+            await session.execute(insert(NotificationRow), rows)
+        else:
+            await bulk.insert_or_defer(session, _NOTIFICATIONS, rows)
+    else:
+        for r in rows:  # one column set for all rows (the claimed ones carry the claim's columns)
+            for c in _CLAIM_COLUMNS:
+                r.setdefault(c, None)
+        incidents = {inc.id: inc for inc, *_ in items if inc.id is not None}
+        # in a batch the ids (and so the hand-off) come when it is flushed, still before COMMIT
+        await bulk.insert_or_defer(session, _NOTIFICATIONS, rows, lambda ids: pre.bind(rows, ids, incidents))
+    note_queued(session, rows)
 
 
 async def _collect(resolver: Resolver, incident: Incident, policy: EscalationPolicy, generation: int,

@@ -110,15 +110,19 @@ class IncidentTx:
                                  "message": event.message, "data": json_safe(event.data)})
             audit.append({"at": now, "actor": who, "entity_type": "incident", "entity_id": str(incident.id),
                           "action": "create", "before": None, "after": incident_snapshot(incident)})
-        # hooks' timeline rows (e.g. who is paged) join ours: one INSERT, in the same order as inserting them after
-        bulk.start_deferring(session, _TIMELINE, timeline)
+        # the hooks' rows (escalations, pages, their timeline lines) join ours in one batch: on PostgreSQL ONE
+        # statement writes them all, the hooks' timeline rows after ours, as if inserted after them
+        owner = bulk.start_batch(session)
         try:
+            await bulk.insert_or_defer(session, _TIMELINE, timeline)
             await self.hooks.fire_many(session, [(inc, events) for inc, (_, events) in zip(saved, made, strict=True)],
                                        now)
+            await bulk.insert_or_defer(session, _AUDIT, audit)
+            if owner:
+                await bulk.flush_batch(session)
         finally:
-            bulk.stop_deferring(session, _TIMELINE)
-        await bulk.insert_rows(session, _TIMELINE, timeline)
-        await bulk.insert_rows(session, _AUDIT, audit)
+            if owner:
+                bulk.drop_batch(session)
         return saved
 
     async def load_for_update(self, session: AsyncSession, incident_id: int) -> Incident:

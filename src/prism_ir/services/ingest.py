@@ -1,44 +1,39 @@
-"""Alert ingestion: one transaction per request turns a batch of alerts into dedups, groups and incidents."""
+"""Alert ingestion's front: keys, rules, the one-statement fast path, group commit and the intake journal."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.clock import Clock
 from prism_ir.domain.alert import AlertIn, AlertStatus
-from prism_ir.domain.grouping import (
-    Acknowledge,
-    Attach,
-    Dedup,
-    Hold,
-    Ignore,
-    KnownAlert,
-    Open,
-    OpenGroup,
-    Resolve,
-    group,
-    group_key,
-    pick_rule,
-)
-from prism_ir.domain.incident import Action, Status
-from prism_ir.domain.routing import route_severity
+from prism_ir.integrations.sources import PARSERS
 from prism_ir.services.config_ingest import IngestConfig, ingest_config
-from prism_ir.services.errors import Conflict
 from prism_ir.services.hooks import IncidentHooks
-from prism_ir.services.incident_tx import IncidentSpec, IncidentTx
+from prism_ir.services.incident_tx import IncidentTx
+from prism_ir.services.ingest_apply import BatchApply
 from prism_ir.services.ingest_group import GroupCommit
-from prism_ir.services.ingest_state import IngestResult, SeenSet, Tally, TTLCache, WriteSet
+from prism_ir.services.ingest_journal import IngestJournal
+from prism_ir.services.ingest_state import IngestResult, QueuedStops, SeenSet, Tally, TTLCache
 from prism_ir.services.secrets import hash_key
+from prism_ir.store import intake
 from prism_ir.store import repos_ingest as repo
 from prism_ir.store.db import Database
 from prism_ir.store.fastpath_ingest import CoalescingDedup, DedupFastPath
-from prism_ir.store.repos_ingest import IntegrationRef, StoredAlert
+from prism_ir.store.repos_ingest import IntegrationRef
 
+log = logging.getLogger("prism_ir.ingest")
+QUEUE_MODES = ("auto", "always", "never")
+# In "auto" mode a request of more alerts than this is journaled even when idle: applying a big batch can take
+# tens of milliseconds, and the sender (Alertmanager, a batch webhook) is better answered at once.
+INLINE_MAX = 16
 _RETRYABLE = ("40P01", "40001")  # deadlock detected, serialization failure: the whole batch is retried
 
 
@@ -47,6 +42,7 @@ class _Request:
     cfg: IngestConfig
     alerts: Sequence[AlertIn]
     now: datetime
+    journal_id: int | None = None  # set when the request was journaled (answered before being applied)
 
 
 def _share_alerts(a: _Request, b: _Request) -> bool:
@@ -56,21 +52,32 @@ def _share_alerts(a: _Request, b: _Request) -> bool:
 
 class IngestService:
     def __init__(self, db: Database, clock: Clock, hooks: IncidentHooks, cache_ttl: float = 5.0,
-                 max_batch: int = 1000) -> None:
+                 max_batch: int = 256, queue: str = "auto", lease: float = 60.0) -> None:
+        if queue not in QUEUE_MODES:
+            raise ValueError(f"queue must be one of {', '.join(QUEUE_MODES)}, not {queue!r}")
         self.db = db
         self.clock = clock
         self.hooks = hooks
-        self.tx = IncidentTx(hooks)
+        self.applier = BatchApply(IncidentTx(hooks))
         # Keys and service rules are read on every request; a short cache keeps that off the hot path.
         # Revoking a key or changing rules takes effect within `cache_ttl` seconds in every process.
         self._keys = TTLCache(cache_ttl)
         self._configs = TTLCache(cache_ttl)
         self.fast = CoalescingDedup(DedupFastPath(db.url)) if db.dialect == "postgresql" else None
         self._seen = SeenSet()
+        self._stopping = QueuedStops()
+        self.paths: Counter[str] = Counter()  # requests by how they were answered: fast, inline, queued
         # Requests queued while a transaction is in flight share the next one (up to max_batch alerts).
         self.group: GroupCommit[_Request, IngestResult] = GroupCommit(self._run, max_batch, _share_alerts)
+        # "auto": journal and answer at once when the service's transaction queue is busy or the batch is big
+        # (PostgreSQL only, where several processes share the load); "always"/"never" force one way.
+        self.queue = queue if db.dialect == "postgresql" or queue != "auto" else "never"
+        self.journal = IngestJournal(db, self.fast.fast if self.fast else None, timedelta(seconds=lease))
 
     async def aclose(self) -> None:
+        """Apply what was journaled and queued in this process before the pools close."""
+        await self.journal.drained()
+        await self.group.drained()
         if self.fast is not None:
             await self.fast.close()
 
@@ -98,28 +105,70 @@ class IngestService:
         assert isinstance(cfg, IngestConfig)
         return cfg
 
-    async def ingest(self, integration: IntegrationRef, alerts: Sequence[AlertIn]) -> IngestResult:
-        """Apply the whole batch atomically; it is committed (durable) when this returns."""
+    async def ingest(self, integration: IntegrationRef, alerts: Sequence[AlertIn], raw: bytes | None = None,
+                     source: str | None = None) -> IngestResult:
+        """Apply the whole batch atomically, or journal it (given its `raw` body); durable when this returns.
+
+        A journaled request (result.queued) is applied moments later, after the transactions ahead of it, in
+        the order it arrived; `raw` must re-parse to the same alerts with PARSERS[source].
+        """
         cfg = await self.config(integration.service_id)
         now = self.clock.now()
         firing = all(a.status is AlertStatus.FIRING for a in alerts)
-        if self.fast is not None and alerts and firing:
+        if self.fast is not None and alerts and firing and not self._stopping.has_any(cfg.service_id, alerts):
             fps = [a.fingerprint for a in alerts]
             # Only fingerprints this process has seen before try the repeat-only statement: a first firing
             # would make it fail and cost a wasted round trip.
             if (len(set(fps)) == len(fps) and self._seen.has_all(cfg.service_id, fps)
                     and await self.fast.bump_all(cfg.service_id, fps, now)):
+                self.paths["fast"] += 1
                 return IngestResult(received=len(alerts), deduplicated=len(alerts))
-        result = await self.group.submit(cfg.service_id, _Request(cfg, alerts, now), max(1, len(alerts)))
-        if self.fast is not None:
-            self._seen.add(cfg.service_id, [a.fingerprint for a in alerts if a.status is AlertStatus.FIRING])
-        return result
+        size = max(1, len(alerts))
+        if raw is not None and source is not None and self._should_queue(cfg.service_id, len(alerts)):
+            journal_id = await self.journal.append(cfg.service_id, source, raw, len(alerts), now)
+            pending = self.group.enqueue(cfg.service_id, _Request(cfg, alerts, now, journal_id), size)
+            pending.add_done_callback(_log_failure)
+            self._stopping.hold(cfg.service_id, alerts, pending)
+            self.paths["queued"] += 1
+            return IngestResult(received=len(alerts), queued=len(alerts))
+        self.paths["inline"] += 1
+        return await self.group.submit(cfg.service_id, _Request(cfg, alerts, now), size)
+
+    def _should_queue(self, service_id: str, size: int) -> bool:
+        if self.queue != "auto":
+            return self.queue == "always"
+        return size > INLINE_MAX or self.group.busy(service_id)
+
+    async def recover(self) -> int:
+        """Apply journal rows whose process died before applying them (lease run out); return how many."""
+        now = self.clock.now()
+        orphans = await self.journal.reclaim(now)
+        pending: list[tuple[int, asyncio.Future[IngestResult]]] = []
+        for orphan in orphans:
+            try:
+                alerts = PARSERS[orphan.source](orjson.loads(orphan.body))
+            except Exception as exc:  # accepted once, so this is a bug: keep the row and say why
+                await self.journal.record_failure([orphan.id], f"cannot re-read the request: {exc}", give_up=True)
+                continue
+            cfg = await self.config(orphan.service_id)
+            request = _Request(cfg, alerts, now, orphan.id)
+            pending.append((orphan.id, self.group.enqueue(orphan.service_id, request, max(1, len(alerts)))))
+        applied = 0
+        for orphan_id, future in pending:
+            try:
+                await future
+                applied += 1
+            except Exception as exc:
+                log.exception("re-applying journaled request %s failed", orphan_id)
+                await self.journal.record_failure([orphan_id], f"{type(exc).__name__}: {exc}")
+        return applied
 
     async def _run(self, _key: object, requests: list[_Request]) -> list[IngestResult]:
         """One transaction for requests merged by group commit; each gets its own result."""
         cfg = requests[-1].cfg
         now = max(r.now for r in requests)
-        alerts = [a for r in requests for a in r.alerts]
+        journaled = [r.journal_id for r in requests if r.journal_id is not None]
+        live = requests
         for attempt in range(5):
             results = [IngestResult(received=len(r.alerts)) for r in requests]
             tally = Tally()
@@ -127,201 +176,23 @@ class IngestService:
                 tally.add(r.alerts, res)
             try:
                 async with self.db.transaction() as session:
-                    await self._apply(session, cfg, alerts, now, tally)
+                    # a journaled request another process has taken over (after our lease ran out) is its to apply
+                    taken = await intake.take(session, journaled)
+                    live = [r for r in requests if r.journal_id is None or r.journal_id in taken]
+                    await self.applier.apply(session, cfg, [a for r in live for a in r.alerts], now, tally)
                 break
             except DBAPIError as exc:
                 code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
                 # a dropped connection (database restarted) is retried once on a fresh one
                 if (code not in _RETRYABLE and not exc.connection_invalidated) or attempt == 4:
                     raise
+        if self.fast is not None:
+            self._seen.add(cfg.service_id, [a.fingerprint for r in live for a in r.alerts
+                                            if a.status is AlertStatus.FIRING])
         return results
 
-    async def _apply(
-        self, session: AsyncSession, cfg: IngestConfig, alerts: Sequence[AlertIn], now: datetime, result: Tally
-    ) -> None:
-        # A fingerprint repeated inside one batch is applied in order: one pass per repetition.
-        passes: list[list[AlertIn]] = []
-        seen: dict[str, int] = {}
-        for alert in alerts:
-            n = seen.get(alert.fingerprint, 0)
-            seen[alert.fingerprint] = n + 1
-            if n == len(passes):
-                passes.append([])
-            passes[n].append(alert)
-        touched: dict[int, tuple[str, AlertIn]] = {}
-        for batch in passes:
-            pending = batch
-            while pending:
-                pending = await self._round(session, cfg, pending, now, result, touched)
-        await self._auto_resolve(session, cfg, touched, now, result)
 
-    async def _round(
-        self, session: AsyncSession, cfg: IngestConfig, batch: list[AlertIn], now: datetime,
-        result: Tally, touched: dict[int, tuple[str, AlertIn]],
-    ) -> list[AlertIn]:
-        sid = cfg.service_id
-        known = await repo.lock_open_alerts(session, sid, [a.fingerprint for a in batch])
-        groups: dict[str, OpenGroup] = {}
-        if cfg.groups_by_labels:
-            keys = [group_key(a, pick_rule(a.match_labels, cfg.grouping)) for a in batch
-                    if a.status is AlertStatus.FIRING]
-            keys = [k for k in keys if not k.startswith("fp:")]
-            if keys:
-                await repo.advisory_lock(session, keys)
-                for key, incident_id, opened_at in await repo.open_groups(session, sid, keys):
-                    if key not in groups or groups[key].opened_at < opened_at:
-                        groups[key] = OpenGroup(key, incident_id, opened_at)
-        w = WriteSet()
-        for alert in batch:
-            stored = known.get(alert.fingerprint)
-            decision = group(alert, _known(stored), groups, cfg.grouping, now, cfg.silences)
-            if isinstance(decision, Dedup):
-                assert stored is not None
-                w.bumps.append({"b_id": stored.id, "b_occ": stored.occurrences + 1, "b_seen": now})
-                result(alert).deduplicated += 1
-            elif isinstance(decision, Hold) or (isinstance(decision, Open) and decision.silence is not None):
-                # Held below threshold, or silenced: recorded, no incident, nobody paged.
-                silence = decision.silence
-                count = decision.count if isinstance(decision, Hold) else (stored.hold_count + 1 if stored else 1)
-                start = decision.window_start if isinstance(decision, Hold) else now
-                if silence is not None:
-                    result(alert).silenced += 1
-                else:
-                    result(alert).held += 1
-                sil = silence.id if silence else None
-                if stored is not None and stored.incident_id is None:
-                    w.holds.append({"b_id": stored.id, "b_occ": stored.occurrences + 1, "b_seen": now,
-                                    "b_hold": count, "b_ws": start, "b_sil": sil})
-                else:
-                    self._new_row(w, cfg, alert, stored, decision.group_key, now, hold_count=count,
-                                  window_start=start, silenced_by=sil)
-            elif isinstance(decision, Open | Attach):
-                if isinstance(decision, Open):
-                    incident_ref = -(len(w.opens) + 1)
-                    w.opens.append((alert, decision.group_key))
-                    if not decision.group_key.startswith("fp:"):
-                        groups[decision.group_key] = OpenGroup(decision.group_key, incident_ref, now)
-                else:
-                    incident_ref = decision.incident_id
-                    result(alert).attached += 1
-                    if incident_ref > 0:
-                        note = f"Alert attached: {alert.summary} [{alert.source} {alert.fingerprint[:16]}]"
-                        if decision.silence is not None:
-                            note += f" (during silence {decision.silence.id!r}: nobody paged)"
-                        w.notes.append((incident_ref, note))
-                if stored is not None and stored.incident_id is None:
-                    w.holds.append({"b_id": stored.id, "b_occ": stored.occurrences + 1, "b_seen": now,
-                                    "b_hold": stored.hold_count + 1, "b_ws": stored.window_start, "b_sil": None})
-                    w.links.append((alert, incident_ref))
-                else:
-                    self._new_row(w, cfg, alert, stored, decision.group_key, now)
-                    w.links.append((alert, incident_ref))
-            elif isinstance(decision, Resolve):
-                assert stored is not None
-                w.resolve_ids.append(stored.id)
-                result(alert).resolved += 1
-                if decision.incident_id is not None:
-                    # Events v2 `resolve` is an explicit order; other sources follow the service's auto_resolve.
-                    explicit = alert.source == "events_v2"
-                    touched[decision.incident_id] = ("explicit" if explicit else alert.source, alert)
-            elif isinstance(decision, Acknowledge):
-                w.acks.append((decision.incident_id, alert))
-            else:
-                assert isinstance(decision, Ignore)
-                result(alert).ignored += 1
-        return await self._write(session, cfg, w, known, now, result)
-
-    def _new_row(
-        self, w: WriteSet, cfg: IngestConfig, alert: AlertIn, stored: StoredAlert | None, key: str, now: datetime,
-        *, hold_count: int = 0, window_start: datetime | None = None, silenced_by: str | None = None,
-    ) -> None:
-        if stored is not None:
-            w.close_ids.append(stored.id)  # a new firing after the incident was closed: a new episode
-        w.new_alerts.append(alert)
-        w.new_rows.append({
-            "service_id": cfg.service_id, "fingerprint": alert.fingerprint, "source": alert.source,
-            "status": "firing", "incident_id": None, "group_key": key, "summary": alert.summary[:1024],
-            "severity": str(route_severity(alert, cfg.severity_rules, cfg.default_severity).severity),
-            "severity_raw": (alert.severity or "")[:64] or None, "labels": dict(alert.labels),
-            "annotations": dict(alert.annotations), "details": dict(alert.details), "occurrences": 1,
-            "hold_count": hold_count, "window_start": window_start, "silenced_by": silenced_by,
-            "first_seen": now, "last_seen": now, "starts_at": alert.starts_at, "ends_at": alert.ends_at,
-            "resolved_at": None,
-        })
-
-    async def _write(
-        self, session: AsyncSession, cfg: IngestConfig, w: WriteSet, known: dict[str, StoredAlert], now: datetime,
-        result: Tally,
-    ) -> list[AlertIn]:
-        await repo.bump(session, w.bumps)
-        await repo.hold(session, w.holds)
-        await repo.resolve_alerts(session, w.close_ids, now, status="superseded")
-        await repo.resolve_alerts(session, w.resolve_ids, now)
-        inserted = await repo.insert_alerts(session, w.new_rows)
-        # Rows another request inserted first (same new fingerprint, concurrently) go round again as repeats.
-        lost = {r["fingerprint"] for r in w.new_rows} - inserted.keys()
-        retry = [a for a in w.new_alerts if a.fingerprint in lost]
-        created: dict[int, int] = {}
-        specs: list[IncidentSpec] = []
-        openers: list[tuple[int, AlertIn]] = []
-        for i, (alert, _key) in enumerate(w.opens):
-            if alert.fingerprint in lost:
-                continue
-            routed = route_severity(alert, cfg.severity_rules, cfg.default_severity)
-            specs.append(IncidentSpec(title=alert.summary[:500], severity=routed.severity, service_id=cfg.service_id,
-                                      summary=_describe(alert, routed.reason), source=alert.source,
-                                      actor=alert.source))
-            openers.append((i, alert))
-        for (i, alert), incident in zip(openers, await self.tx.create_many_in(session, specs, now), strict=True):
-            assert incident.id is not None
-            created[-(i + 1)] = incident.id
-            result(alert).opened.append(incident.id)
-        links = []
-        for alert, ref in w.links:
-            if alert.fingerprint in lost:
-                continue
-            incident_id = created.get(ref, ref)
-            if incident_id < 0:  # its group's opener lost a race: treat like a repeat next round
-                retry.append(alert)
-                continue
-            row_id = inserted.get(alert.fingerprint) or known[alert.fingerprint].id
-            links.append({"b_id": row_id, "b_inc": incident_id})
-        await repo.link_incidents(session, links)
-        for incident_id, note in w.notes:
-            await self.tx.note_in(session, incident_id, note, "ingest", now)
-        for incident_id, alert in w.acks:
-            try:
-                await self.tx.act_in(session, incident_id, Action.ACKNOWLEDGE, alert.source, now)
-                result(alert).acknowledged += 1
-            except Conflict:
-                result(alert).ignored += 1
-        return retry
-
-    async def _auto_resolve(
-        self, session: AsyncSession, cfg: IngestConfig, touched: dict[int, tuple[str, AlertIn]], now: datetime,
-        result: Tally,
-    ) -> None:
-        if not touched:
-            return
-        for incident_id, remaining in (await repo.open_alert_counts(session, touched)).items():
-            how, alert = touched[incident_id]
-            if remaining or (how != "explicit" and not cfg.auto_resolve):
-                continue
-            incident = await self.tx.load_for_update(session, incident_id)
-            if incident.status not in (Status.RESOLVED, Status.REVIEWED, Status.CLOSED):
-                actor = "events_v2" if how == "explicit" else how
-                await self.tx.act_in(session, incident_id, Action.RESOLVE, actor, now,
-                                     note="all alerts resolved")
-                result(alert).incidents_resolved.append(incident_id)
-
-
-def _known(stored: StoredAlert | None) -> KnownAlert | None:
-    if stored is None:
-        return None
-    return KnownAlert(stored.fingerprint, stored.incident_id, stored.incident_open, stored.starts_at,
-                      stored.hold_count, stored.window_start)
-
-
-def _describe(alert: AlertIn, reason: str) -> str:
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-    return f"Opened from {alert.source} alert {alert.fingerprint} ({labels}); severity by {reason}."
+def _log_failure(future: asyncio.Future[IngestResult]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("applying a journaled request failed; it stays journaled and is retried after its lease",
+                  exc_info=future.exception())

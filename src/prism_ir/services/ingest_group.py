@@ -39,6 +39,10 @@ class GroupCommit(Generic[T, R]):
         self.retried_alone = 0  # items re-run alone after their batch failed
 
     async def submit(self, key: Hashable, item: T, size: int = 1) -> R:
+        return await self.enqueue(key, item, size)
+
+    def enqueue(self, key: Hashable, item: T, size: int = 1) -> asyncio.Future[R]:
+        """Queue an item and return its future without waiting (the caller may drop it)."""
         waiter: _Waiter[T, R] = _Waiter(item, size)
         self._pending.setdefault(key, []).append(waiter)
         if key not in self._draining:
@@ -46,7 +50,16 @@ class GroupCommit(Generic[T, R]):
             task = asyncio.get_running_loop().create_task(self._drain(key))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await waiter.future
+        return waiter.future
+
+    def busy(self, key: Hashable) -> bool:
+        """A transaction for `key` is in flight or queued: a new item would wait for it."""
+        return key in self._draining
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far has run (on shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _take(self, key: Hashable) -> list[_Waiter[T, R]]:
         queued = self._pending.pop(key)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -10,7 +14,8 @@ from prism_ir.services.ingest import IngestService
 
 
 class IngestSettings(BaseSettings):
-    """`PRISM_IR_INGEST_*`: per-key token bucket (requests per second, burst) and the key/rules cache TTL."""
+    """`PRISM_IR_INGEST_*`: per-key token bucket (requests per second, burst), the key/rules cache TTL, and the
+    intake journal (`queue`: auto = journal under load on PostgreSQL; lease before another process takes over)."""
 
     model_config = SettingsConfigDict(env_prefix="PRISM_IR_INGEST_", extra="ignore")
 
@@ -18,12 +23,31 @@ class IngestSettings(BaseSettings):
     burst: int = Field(default=400, ge=1)
     cache_ttl: float = Field(default=5.0, ge=0)
     max_body: int = Field(default=512 * 1024, ge=1024)
+    queue: Literal["auto", "always", "never"] = "auto"
+    queue_lease: float = Field(default=60.0, gt=0)
+    recover_interval: float = Field(default=5.0, gt=0)
+
+
+log = logging.getLogger("prism_ir.ingest")
+
+
+async def recover_forever(container: Container) -> None:
+    """Apply journaled requests orphaned by a process that died, every `recover_interval` seconds."""
+    settings: IngestSettings = container.extras["ingest_settings"]
+    while True:
+        try:
+            await ingest_service(container).recover()
+        except Exception:  # the database may be down for a moment; try again next round
+            log.exception("recovering journaled alerts failed")
+        await asyncio.sleep(settings.recover_interval)
 
 
 def install(container: Container) -> None:
     settings = IngestSettings()
     container.extras["ingest_settings"] = settings
-    container.extras["ingest"] = IngestService(container.db, container.clock, container.hooks, settings.cache_ttl)
+    container.extras["ingest"] = IngestService(container.db, container.clock, container.hooks, settings.cache_ttl,
+                                               queue=settings.queue, lease=settings.queue_lease)
+    container.background.append(recover_forever)
 
 
 def ingest_service(container: Container) -> IngestService:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism_ir.domain.alert import AlertIn
+from prism_ir.domain.alert import AlertIn, AlertStatus
 
 
 @dataclass
 class IngestResult:
     received: int = 0
+    queued: int = 0  # journaled, applied right after this answer
     deduplicated: int = 0
     opened: list[int] = field(default_factory=list)
     attached: int = 0
@@ -73,6 +76,33 @@ class SeenSet:
         if len(self._keys) > self.limit:
             self._keys.clear()
         self._keys.update((service_id, fp) for fp in fingerprints)
+
+
+class QueuedStops:
+    """Fingerprints with a queued resolve or acknowledge in this process.
+
+    Repeats of a firing alert commute (each only counts), so the fast path may overtake queued work, except a
+    queued event that ends or changes the alert: a repeat of such a fingerprint waits in the queue behind it.
+    """
+
+    def __init__(self) -> None:
+        self._held: Counter[tuple[str, str]] = Counter()
+
+    def hold(self, service_id: str, alerts: Iterable[AlertIn], until: asyncio.Future[Any]) -> None:
+        keys = [(service_id, a.fingerprint) for a in alerts if a.status is not AlertStatus.FIRING]
+        if keys:
+            self._held.update(keys)
+            until.add_done_callback(lambda _: self._release(keys))
+
+    def _release(self, keys: list[tuple[str, str]]) -> None:
+        self._held.subtract(keys)
+        for key in keys:
+            if self._held[key] <= 0:
+                del self._held[key]
+
+    def has_any(self, service_id: str, alerts: Iterable[AlertIn]) -> bool:
+        held = self._held
+        return bool(held) and any((service_id, a.fingerprint) in held for a in alerts)
 
 
 class TTLCache:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, and_, bindparam, case, insert, or_, select, update
+import orjson
+from sqlalchemy import Table, Update, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.domain.incident import Event, Incident, Status
@@ -16,34 +17,33 @@ from prism_ir.integrations.notifiers.base import SendResult
 from prism_ir.services.contacts import Recipient
 from prism_ir.services.escalation_pages import ACTOR, next_method_key, notification_values, timeline_values
 from prism_ir.services.notify_settings import PagingSettings
+from prism_ir.services.preclaim import Claimed
+from prism_ir.store import bulk
+from prism_ir.store.db import Database
 from prism_ir.store.repos import incident_from_row
 from prism_ir.store.tables import IncidentRow, TimelineRow
 from prism_ir.store.tables_oncall import NotificationRow
-from prism_ir.store.types import UTCDateTime
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A send this worker now owns until `lease_until`; `recovered` means a previous owner died mid-send."""
-
-    id: int
-    key: str
-    incident: Incident
-    step: int
-    cycle: int
-    target: str
-    recipient: str
-    recipient_name: str
-    method_index: int
-    channel: str
-    address: str
-    route: tuple[tuple[str, str], ...]
-    until: str
-    attempts: int
-    recovered: bool
-
+from prism_ir.store.types import UTCDateTime, json_safe
 
 _INCIDENT_COLUMNS = [f.name for f in fields(Incident)]
+_NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
+_TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
+# the outcome and its timeline lines in one statement, only while the claim is ours (PostgreSQL, autocommit)
+_FINISH_AT_ONCE = text("""
+WITH done AS (
+    UPDATE notifications SET state = CAST(:f_state AS VARCHAR),
+        sent_at = COALESCE(CAST(:f_sent_at AS TIMESTAMPTZ), sent_at),
+        due_at = COALESCE(CAST(:f_due_at AS TIMESTAMPTZ), due_at), lease_until = NULL,
+        last_error = CAST(:f_error AS TEXT)
+    WHERE id = CAST(:f_id AS BIGINT) AND claimed_by = CAST(:f_by AS VARCHAR) AND state = 'sending'
+    RETURNING incident_id)
+INSERT INTO timeline_events (incident_id, at, kind, actor, message, data)
+SELECT done.incident_id, CAST(:f_at AS TIMESTAMPTZ), e.kind, CAST(:f_actor AS VARCHAR), e.message, e.data
+FROM done, unnest(CAST(:f_kinds AS VARCHAR[]), CAST(:f_messages AS TEXT[]), CAST(:f_data AS JSONB[]))
+    WITH ORDINALITY AS e(kind, message, data, ord)
+ORDER BY e.ord
+RETURNING id""").bindparams(bindparam("f_sent_at", type_=UTCDateTime()), bindparam("f_due_at", type_=UTCDateTime()),
+                            bindparam("f_at", type_=UTCDateTime()))
 
 
 def backoff(settings: PagingSettings, attempts: int) -> timedelta:
@@ -57,6 +57,7 @@ class Outbox:
         self.settings = settings
         self.worker_id = worker_id
         self._claims: dict[tuple[int, bool], Update] = {}
+        self._finishes: dict[tuple[str, ...], Update] = {}
 
     def claim_statement(self, limit: int, join_incident: bool = True) -> Update:
         """One statement that claims due rows (recorded before the send) and returns them with their incident.
@@ -111,55 +112,89 @@ class Outbox:
             select(IncidentRow).where(IncidentRow.id.in_({r.incident_id for r in rows})))).scalars()}
         return self.claimed_from(rows, incidents)
 
-    async def finish(self, session: AsyncSession, c: Claimed, result: SendResult, now: datetime) -> str:
-        """Record the outcome; return `sent`, `retry`, `fallback`, `failed` or `lost` (another worker took over)."""
-        timeline: list[Event] = []
-        fallback: dict[str, object] | None = None
+    def _decide(self, c: Claimed, result: SendResult, now: datetime) -> tuple[str, dict[str, object], list[Event]]:
+        """The outcome, the row's new values and the timeline events; `failed` may still become `fallback`."""
         where = "" if c.step == 0 else f" (step {c.step + 1})"
         tail = " – resent after a worker stopped mid-send, same idempotency key" if c.recovered else ""
         data = {"recipient": c.recipient, "channel": c.channel, "address": c.address, "key": c.key,
                 "attempt": c.attempts, "step": c.step, "cycle": c.cycle}
-        values: dict[str, object]
         if result.ok:
-            outcome = "sent"
-            values = {"state": "sent", "sent_at": now, "lease_until": None, "last_error": ""}
-            timeline.append(Event("notification_sent",
-                                  f"Paged {c.recipient_name} via {c.channel} ({c.address}){where}{tail}", data))
-        elif not result.permanent and c.attempts < self.settings.send_attempts_per_method:
-            outcome = "retry"
+            return "sent", {"state": "sent", "sent_at": now, "lease_until": None, "last_error": ""}, [
+                Event("notification_sent", f"Paged {c.recipient_name} via {c.channel} ({c.address}){where}{tail}",
+                      data)]
+        if not result.permanent and c.attempts < self.settings.send_attempts_per_method:
             wait = backoff(self.settings, c.attempts)
-            values = {"state": "pending", "due_at": now + wait, "lease_until": None, "last_error": result.detail}
-            timeline.append(Event("notification_retry", f"Paging {c.recipient_name} via {c.channel} failed "
-                                  f"(attempt {c.attempts}: {result.detail}); retrying in {int(wait.total_seconds())}s",
-                                  data))
-        else:
-            outcome = "failed"
-            values = {"state": "failed", "lease_until": None, "last_error": result.detail}
-            timeline.append(Event("notification_failed", f"Paging {c.recipient_name} via {c.channel} ({c.address}) "
-                                  f"failed for good after {c.attempts} attempt(s): {result.detail}", data))
+            return "retry", {"state": "pending", "due_at": now + wait, "lease_until": None,
+                             "last_error": result.detail}, [
+                Event("notification_retry", f"Paging {c.recipient_name} via {c.channel} failed (attempt "
+                      f"{c.attempts}: {result.detail}); retrying in {int(wait.total_seconds())}s", data)]
+        return "failed", {"state": "failed", "lease_until": None, "last_error": result.detail}, [
+            Event("notification_failed", f"Paging {c.recipient_name} via {c.channel} ({c.address}) failed for "
+                  f"good after {c.attempts} attempt(s): {result.detail}", data)]
+
+    def _last_method_failed(self, c: Claimed) -> Event:
+        return Event("notification_failed", f"Could not reach {c.recipient_name}: every contact method failed",
+                     {"recipient": c.recipient, "step": c.step})
+
+    async def finish(self, session: AsyncSession, c: Claimed, result: SendResult, now: datetime) -> str:
+        """Record the outcome; return `sent`, `retry`, `fallback`, `failed` or `lost` (another worker took over)."""
+        outcome, values, timeline = self._decide(c, result, now)
+        fallback: dict[str, object] | None = None
+        if outcome == "failed":
             nxt = c.method_index + 1
             if nxt < len(c.route) and await self._still_wanted(session, c):
                 outcome = "fallback"
                 r = Recipient(c.recipient, c.recipient_name, c.route)
                 key = next_method_key(c.key, nxt)
-                row = notification_values(c.incident.id or 0, key, c.step, c.cycle, c.target, r, nxt, c.until, now)
-                fallback = row
+                fallback = notification_values(c.incident.id or 0, key, c.step, c.cycle, c.target, r, nxt, c.until,
+                                               now)
                 timeline.append(Event("notification_fallback", f"Trying {c.recipient_name}'s next contact method: "
-                                      f"{c.route[nxt][0]} ({c.route[nxt][1]})", {**data, "next": c.route[nxt][0]}))
+                                      f"{c.route[nxt][0]} ({c.route[nxt][1]})",
+                                      {**timeline[0].data, "next": c.route[nxt][0]}))
             elif nxt >= len(c.route):
-                timeline.append(Event("notification_failed", f"Could not reach {c.recipient_name}: every contact "
-                                      "method failed", {"recipient": c.recipient, "step": c.step}))
-        changed = await session.execute(
-            update(NotificationRow).where(NotificationRow.id == c.id, NotificationRow.claimed_by == self.worker_id,
-                                          NotificationRow.state == "sending").values(**values))
+                timeline.append(self._last_method_failed(c))
+        params = {"f_id": c.id, "f_by": self.worker_id, **{f"v_{k}": v for k, v in values.items()}}
+        changed = await session.execute(self._finish_statement(tuple(values)), params)
         if not changed.rowcount:  # type: ignore[attr-defined]
             return "lost"
         if fallback is not None and not (await session.execute(
                 select(NotificationRow.id).where(NotificationRow.key == fallback["key"]))).first():
             await session.execute(insert(NotificationRow), [fallback])
-        await session.execute(insert(TimelineRow), [timeline_values(c.incident.id or 0, now, ACTOR, e)
+        await bulk.insert_rows(session, _TIMELINE, [timeline_values(c.incident.id or 0, now, ACTOR, e)
                                                     for e in timeline])
         return outcome
+
+    async def finish_at_once(self, db: Database, c: Claimed, result: SendResult, now: datetime) -> str | None:
+        """PostgreSQL: record an outcome that needs nothing read first in ONE autocommit statement (the row and
+        its timeline lines, atomically, only while this worker holds the claim); None: use `finish` instead."""
+        if db.dialect != "postgresql":
+            return None
+        outcome, values, timeline = self._decide(c, result, now)
+        if outcome == "failed":
+            if c.method_index + 1 < len(c.route):
+                return None  # whether to try the next method depends on the incident: read it in a transaction
+            timeline.append(self._last_method_failed(c))
+        params = {"f_id": c.id, "f_by": self.worker_id, "f_state": values["state"],
+                  "f_sent_at": values.get("sent_at"), "f_due_at": values.get("due_at"),
+                  "f_error": values["last_error"], "f_at": now, "f_actor": ACTOR,
+                  "f_kinds": [e.kind for e in timeline], "f_messages": [e.message for e in timeline],
+                  "f_data": [orjson.dumps(json_safe(e.data), option=orjson.OPT_NON_STR_KEYS).decode()
+                             for e in timeline]}
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            recorded = (await conn.execute(_FINISH_AT_ONCE, params)).all()
+        return outcome if recorded else "lost"
+
+    def _finish_statement(self, columns: tuple[str, ...]) -> Update:
+        """Record an outcome only if this worker still holds the claim; a Core statement built once per shape."""
+        cached = self._finishes.get(columns)
+        if cached is None:
+            t = _NOTIFICATIONS
+            cached = (update(t).where(t.c.id == bindparam("f_id"), t.c.claimed_by == bindparam("f_by"),
+                                      t.c.state == "sending")
+                      .values({name: bindparam(f"v_{name}", type_=t.c[name].type) for name in columns}))
+            self._finishes[columns] = cached
+        return cached
 
     async def _still_wanted(self, session: AsyncSession, c: Claimed) -> bool:
         inc = await session.get(IncidentRow, c.incident.id)

@@ -7,7 +7,7 @@ one per batch size) and no per-row SQLAlchemy parameter processing on the hot in
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -54,16 +54,17 @@ class _PgInsert:
     convert: tuple[Any, ...]
 
 
+def _insert_sql(table: Table, cols: tuple[str, ...], tail: str, param: Callable[[int], str]) -> str:
+    casts = ", ".join(f"CAST({param(i)} AS {table.c[c].type.compile(dialect=_PG)}[])" for i, c in enumerate(cols))
+    names = ", ".join(cols)
+    return (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM unnest({casts}) WITH ORDINALITY "
+            f"AS u({names}, ord) ORDER BY ord {tail}").rstrip()
+
+
 @cache
 def _pg_insert(table: Table, cols: tuple[str, ...], tail: str) -> _PgInsert:
-    def build(param: Callable[[int], str]) -> str:
-        casts = ", ".join(f"CAST({param(i)} AS {table.c[c].type.compile(dialect=_PG)}[])" for i, c in enumerate(cols))
-        names = ", ".join(cols)
-        return (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM unnest({casts}) WITH ORDINALITY "
-                f"AS u({names}, ord) ORDER BY ord {tail}")
-
-    return _PgInsert(text(build(lambda i: f":c{i}")), build(lambda i: f"${i + 1}"),
-                     tuple(_converter(table, c) for c in cols))
+    return _PgInsert(text(_insert_sql(table, cols, tail, lambda i: f":c{i}")),
+                     _insert_sql(table, cols, tail, lambda i: f"${i + 1}"), tuple(_converter(table, c) for c in cols))
 
 
 def _pg_values(cols: tuple[str, ...], convert: tuple[Any, ...], rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
@@ -74,7 +75,21 @@ def _pg_values(cols: tuple[str, ...], convert: tuple[Any, ...], rows: Sequence[d
     return out
 
 
-async def _pg_run(session: AsyncSession, ins: _PgInsert, values: list[list[Any]]) -> Sequence[Any]:
+_RAW = "prism_raw_connection"
+
+
+async def _raw_connection(session: AsyncSession) -> Any:
+    """The session transaction's DBAPI adapter, looked up once per transaction (session.connection() is costly)."""
+    tx = session.sync_session.get_transaction()
+    cached = session.info.get(_RAW)
+    if cached is not None and tx is not None and cached[0] is tx:
+        return cached[1]
+    adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
+    session.info[_RAW] = (session.sync_session.get_transaction(), adapted)
+    return adapted
+
+
+async def _pg_run(session: AsyncSession, ins: _PgInsert | _PgCombined, values: list[list[Any]]) -> Sequence[Any]:
     """Run on the asyncpg connection directly (a fifth of the CPU of session.execute), in the session's transaction.
 
     Only once SQLAlchemy has begun the transaction on that connection and nothing waits to be flushed; otherwise
@@ -83,7 +98,7 @@ async def _pg_run(session: AsyncSession, ins: _PgInsert, values: list[list[Any]]
     """
     adapted = None
     if not (session.new or session.dirty or session.deleted):
-        adapted = (await (await session.connection()).get_raw_connection()).dbapi_connection
+        adapted = await _raw_connection(session)
     if adapted is None or getattr(adapted, "_transaction", None) is None or not hasattr(adapted, "_connection"):
         return list(await session.execute(ins.stmt, {f"c{i}": v for i, v in enumerate(values)}))
     try:
@@ -108,26 +123,122 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[s
     await _pg_run(session, ins, _pg_values(cols, ins.convert, rows))
 
 
-def _deferred_key(table: Table) -> str:
-    return f"prism_deferred:{table.name}"
+_BATCH = "prism_insert_batch"
+IdsCallback = Callable[[list[int]], None]
 
 
-def start_deferring(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Until `stop_deferring`, `insert_or_defer` into `table` appends to `rows` (one INSERT for all, later)."""
-    session.info[_deferred_key(table)] = rows
+@dataclass
+class _Pending:
+    """Rows for one table with one column set, inserted together; `wants` maps row slices to id callbacks."""
+
+    table: Table
+    cols: tuple[str, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    wants: list[tuple[int, int, IdsCallback]] = field(default_factory=list)
+
+    def add(self, rows: Sequence[dict[str, Any]], on_ids: IdsCallback | None) -> None:
+        if on_ids is not None:
+            self.wants.append((len(self.rows), len(self.rows) + len(rows), on_ids))
+        self.rows.extend(rows)
+
+    def hand_out(self, ids: list[int]) -> None:
+        for start, end, on_ids in self.wants:
+            on_ids(ids[start:end])
 
 
-def stop_deferring(session: AsyncSession, table: Table) -> None:
-    session.info.pop(_deferred_key(table), None)
+def start_batch(session: AsyncSession) -> bool:
+    """Until `flush_batch`, `insert_or_defer` collects rows instead of inserting them; False if already batching.
+
+    Meant for a use case that writes several tables at once (opening incidents: escalations, pages, timeline,
+    audit): on PostgreSQL `flush_batch` writes them all in ONE statement. Nothing written through the batch can be
+    read back before the flush.
+    """
+    if _BATCH in session.info:
+        return False
+    session.info[_BATCH] = {}
+    return True
 
 
-async def insert_or_defer(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert now, or join the rows a caller is collecting for this table (same keys, inserted in this order)."""
-    pending = session.info.get(_deferred_key(table))
-    if pending is not None:
-        pending.extend(rows)
-    else:
-        await insert_rows(session, table, rows)
+def drop_batch(session: AsyncSession) -> None:
+    session.info.pop(_BATCH, None)
+
+
+async def insert_or_defer(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
+                          on_ids: IdsCallback | None = None) -> None:
+    """Insert rows (same keys) now, or join the caller's batch; `on_ids` gets their new ids, in row order."""
+    if not rows:
+        if on_ids is not None:
+            on_ids([])
+        return
+    batch: dict[tuple[Table, tuple[str, ...]], _Pending] | None = session.info.get(_BATCH)
+    if batch is None:
+        if on_ids is not None:
+            on_ids(await insert_returning_ids(session, table, rows))
+        else:
+            await insert_rows(session, table, rows)
+        return
+    cols = tuple(rows[0])
+    pending = batch.get((table, cols))
+    if pending is None:
+        pending = batch[(table, cols)] = _Pending(table, cols)
+    pending.add(rows, on_ids)
+
+
+async def flush_batch(session: AsyncSession) -> None:
+    """Write what the batch collected (in the order tables first appeared) and end it."""
+    batch: dict[tuple[Table, tuple[str, ...]], _Pending] = session.info.pop(_BATCH, {})
+    parts = list(batch.values())
+    if not parts:
+        return
+    if not _is_pg(session) or len(parts) == 1:
+        for p in parts:
+            if p.wants:
+                p.hand_out(await insert_returning_ids(session, p.table, p.rows))
+            else:
+                await insert_rows(session, p.table, p.rows)
+        return
+    ins = _pg_combined(tuple((p.table, p.cols, bool(p.wants)) for p in parts))
+    values: list[list[Any]] = []
+    for p, convert in zip(parts, ins.convert, strict=True):
+        values += _pg_values(p.cols, convert, p.rows)
+    ids: dict[int, list[int]] = {}
+    for part, row_id in await _pg_run(session, ins, values):
+        ids.setdefault(int(part), []).append(int(row_id))
+    for i, p in enumerate(parts):
+        if p.wants:
+            p.hand_out(sorted(ids.get(i, [])))  # one statement, ORDER BY ord: ascending ids in row order
+
+
+@dataclass(frozen=True)
+class _PgCombined:
+    stmt: TextClause
+    sql: str
+    convert: tuple[tuple[Any, ...], ...]
+
+
+def _shifted(param: Callable[[int], str], offset: int) -> Callable[[int], str]:
+    return lambda i: param(offset + i)
+
+
+@cache
+def _pg_combined(parts: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> _PgCombined:
+    """`WITH w0 AS (INSERT …), w1 AS (INSERT … RETURNING id) … SELECT part, id …`: every insert in one round trip.
+
+    PostgreSQL runs each data-modifying WITH exactly once, whether or not its output is read.
+    """
+    def build(param: Callable[[int], str]) -> str:
+        ctes, selects, offset = [], [], 0
+        for n, (table, cols, returning) in enumerate(parts):
+            sql = _insert_sql(table, cols, "RETURNING id" if returning else "", _shifted(param, offset))
+            ctes.append(f"w{n} AS ({sql})")
+            if returning:
+                selects.append(f"SELECT {n} AS part, id FROM w{n}")
+            offset += len(cols)
+        tail = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
+        return f"WITH {', '.join(ctes)} {tail}"
+
+    return _PgCombined(text(build(lambda i: f":c{i}")), build(lambda i: f"${i + 1}"),
+                       tuple(tuple(_converter(t, c) for c in cols) for t, cols, _ in parts))
 
 
 async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:

@@ -1,20 +1,24 @@
-"""PostgreSQL fast path for the commonest ingest case (a repeat of an open alert): one statement, no ORM."""
+"""PostgreSQL fast paths, one self-committing statement each, no ORM: repeats of open alerts, journal appends."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from prism_ir.domain.incident import OPEN_STATUSES
+from prism_ir.store.intake import APPEND_PG, IntakeEntry, pg_append_args
 
 _OPEN = sorted(str(s) for s in OPEN_STATUSES)
 
 # Mirrors the first rule of domain.grouping.group: a firing alert whose stored twin is open and linked to an
 # open incident is a Dedup, whatever the rules and silences say. Anything else takes the general path.
 # One statement, so one round trip and all-or-nothing: rows are counted only if every fingerprint qualifies.
+# A row locked by a transaction applying queued work is skipped, which fails the statement instead of waiting:
+# the request then queues behind that work rather than stalling its answer.
 _BUMP_ALL = """
 WITH cand AS (
     SELECT a.id FROM alerts AS a
@@ -22,7 +26,7 @@ WITH cand AS (
       AND a.incident_id IS NOT NULL
       AND EXISTS (SELECT 1 FROM incidents AS i WHERE i.id = a.incident_id AND i.status = ANY($4::varchar[]))
     ORDER BY a.fingerprint
-    FOR UPDATE OF a
+    FOR UPDATE OF a SKIP LOCKED
 ), upd AS (
     UPDATE alerts SET occurrences = alerts.occurrences + 1, last_seen = $3
     WHERE alerts.id IN (SELECT id FROM cand) AND (SELECT count(*) FROM cand) = cardinality($2::varchar[])
@@ -33,7 +37,7 @@ SELECT count(*) FROM upd
 
 
 class DedupFastPath:
-    """A small asyncpg pool of its own (per process and event loop), used only for all-dedup batches."""
+    """A small asyncpg pool of its own (per process and event loop) for the two single-statement paths."""
 
     def __init__(self, url: str, max_size: int = 10) -> None:
         u = make_url(url)
@@ -63,6 +67,13 @@ class DedupFastPath:
             # Outside an explicit transaction the statement is its own: committed (durable) when it returns.
             updated = await conn.fetchval(_BUMP_ALL, service_id, sorted(fingerprints), now, _OPEN)
         return bool(updated == len(fingerprints))
+
+    async def append_intake(self, entries: Sequence[IntakeEntry]) -> list[int]:
+        """Journal accepted requests in one self-committing statement; ids in the order of `entries`."""
+        pool = await self._get()
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(APPEND_PG, *pg_append_args(entries))
+        return [int(r[0]) for r in rows]
 
     async def close(self) -> None:
         if self._pool is not None:

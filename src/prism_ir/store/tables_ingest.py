@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prism_ir.store.tables import Base
@@ -51,3 +51,26 @@ class AlertRow(Base):
         Index("ix_alerts_open_group", "group_key", "service_id", postgresql_where=OPEN_ALERT,
               sqlite_where=OPEN_ALERT),
     )
+
+
+class AlertIntakeRow(Base):
+    """An accepted request not yet applied: the durable promise behind a 2xx answered under load.
+
+    Applying it deletes it in the same transaction; `lease_until` lets another process take over the rows of a
+    process that died before applying them. `attempts` counts those takeovers, so a request that keeps failing
+    stays here for inspection instead of being retried forever.
+    """
+
+    __tablename__ = "alert_intake"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(40))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    alerts: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_alert_intake_lease", "lease_until"),)

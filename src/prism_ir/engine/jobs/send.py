@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from prism_ir.integrations.notifiers import Channels
-from prism_ir.services.notify import Claimed, Outbox
+from prism_ir.services.notify import Outbox
 from prism_ir.services.notify_message import build_message
+from prism_ir.services.preclaim import Claimed
 
 
 async def send_one(container: Any, outbox: Outbox, channels: Channels, claimed: Claimed) -> str:
@@ -21,5 +22,9 @@ async def send_one(container: Any, outbox: Outbox, channels: Channels, claimed: 
     result = await channels.send(claimed.channel, claimed.address, message)
     # a crash here (sent, not yet recorded) leaves the row `sending`; after its lease it is sent again with
     # the same idempotency key / Message-ID: at-least-once on the wire, exactly-once for receivers that dedupe
+    now = container.clock.now()
+    outcome = await outbox.finish_at_once(container.db, claimed, result, now)
+    if outcome is not None:
+        return outcome
     async with container.db.transaction() as session:
-        return await outbox.finish(session, claimed, result, container.clock.now())
+        return await outbox.finish(session, claimed, result, now)

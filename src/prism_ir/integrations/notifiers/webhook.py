@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import httpx
 
 from prism_ir.integrations.notifiers.base import Message, SendResult
 
 _RETRYABLE = {408, 409, 425, 429}
+
+# httpcore asks `import sniffio` several times per request and falls back to asyncio when it is missing; a
+# module that is not installed is searched for on disk every time (~0.4 ms of CPU per page here). Record its
+# absence once (None in sys.modules makes that import fail at once); installed, it is used as usual.
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 class WebhookNotifier:

@@ -10,12 +10,14 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from prism_ir.domain.alert import AlertIn, AlertValidationError, FieldError
 from prism_ir.integrations.sources import alertmanager, events_v2, webhook
 from prism_ir.services.ingest import IngestService, IntegrationRef
 from prism_ir.services.ingest_install import IngestSettings
+from prism_ir.web.api.health import METRIC_WRITERS
 
 router = APIRouter(tags=["integrations"])
 
@@ -99,8 +101,8 @@ async def _bearer_intake(extras: dict[str, Any], headers: dict[str, str], read: 
         alerts = parse(body)
     except AlertValidationError as exc:
         return _errors(exc.errors)
-    result = await service.ingest(ref, alerts)
-    return _json({"status": "ok", **result.as_dict()})
+    result = await service.ingest(ref, alerts, raw, type_)
+    return _json({"status": "queued" if result.queued else "ok", **result.as_dict()})
 
 
 def _pd_invalid(errors: list[str], status: int = 400) -> Answer:
@@ -128,7 +130,9 @@ async def _enqueue(extras: dict[str, Any], headers: dict[str, str], read: BodyRe
     if wait:
         return _json({"status": "throttle event", "message": "Requests for this integration are arriving too "
                       "quickly. Please retry later."}, 429, {"Retry-After": str(max(1, math.ceil(wait)))})
-    await service.ingest(ref, [event.alert])
+    # journaled as sent, except that a generated dedup_key must survive a re-read
+    journal = raw if body.get("dedup_key") else orjson.dumps({**body, "dedup_key": event.alert.fingerprint})
+    await service.ingest(ref, [event.alert], journal, "events_v2")
     return _json({"status": "success", "message": "Event processed", "dedup_key": event.alert.fingerprint}, 202)
 
 
@@ -226,3 +230,20 @@ class IngestFastLane:
         raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def write_intake_metrics(c: Any, registry: CollectorRegistry) -> None:
+    service: IngestService = c.extras["ingest"]
+    paths = Counter("prism_ingest_requests", "Alert requests this process answered, by path: fast (one-statement "
+                    "repeat), inline (applied, then answered), queued (journaled, answered, applied after)",
+                    ["path"], registry=registry)
+    for path in ("fast", "inline", "queued"):
+        paths.labels(path).inc(service.paths[path])
+    waiting, stuck = await service.journal.counts()
+    Gauge("prism_intake_journaled", "Accepted alert requests journaled and not applied yet",
+          registry=registry).set(waiting)
+    Gauge("prism_intake_stuck", "Journaled alert requests that failed to apply repeatedly (kept, never dropped)",
+          registry=registry).set(stuck)
+
+
+METRIC_WRITERS.append(write_intake_metrics)
