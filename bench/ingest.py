@@ -317,7 +317,7 @@ def report(name: str, n: int, runs: tuple[RunResult, ...], theirs: RunResult, rs
 
 async def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--alerts", type=int, default=20000)
     ap.add_argument("--fingerprints", type=int, default=2000)
     args = ap.parse_args()

@@ -239,3 +239,42 @@ async def test_concurrent_group_openers_share_one_incident(container) -> None:
     await asyncio.gather(*(svc.ingest.ingest(ref, b) for b in batches))
     assert await count(svc, IncidentRow) == 1
     assert await count(svc, AlertRow) == 6
+
+
+async def test_two_processes_opening_the_same_alert_make_one_incident(container, settings, clock, monkeypatch) -> None:
+    """Two API processes see the same first firing at once: the loser's batch fails on the open-alert index and
+    is retried as a repeat, so there is one incident, one open alert, and both occurrences are counted."""
+    if container.db.dialect != "postgresql":
+        pytest.skip("one SQLite writer at a time: two processes cannot both miss the alert")
+    from prism_ir.bootstrap import build_container
+    from prism_ir.services.ingest_install import ingest_service
+    from prism_ir.store import repos_ingest
+
+    svc = await make_service(container)
+    other = build_container(settings, clock=clock)
+    try:
+        both_looked = asyncio.Barrier(2)
+        looked = 0
+        real_lock = repos_ingest.lock_open_alerts
+
+        async def lock_then_wait(session, service_id, fingerprints):  # type: ignore[no-untyped-def]
+            nonlocal looked
+            found = await real_lock(session, service_id, fingerprints)
+            looked += 1
+            if looked <= 2:  # both first attempts find nothing before either commits
+                await both_looked.wait()
+            return found
+
+        monkeypatch.setattr(repos_ingest, "lock_open_alerts", lock_then_wait)
+        services = [svc.ingest, ingest_service(other)]
+        refs = [await s.authenticate(svc.keys["alertmanager"]) for s in services]
+        results = await asyncio.gather(*(s.ingest(r, am(am_alert(instance="same"))) for s, r in zip(services, refs,
+                                                                                                   strict=True)))
+    finally:
+        await other.close()
+    assert sorted(len(r.opened) for r in results) == [0, 1]
+    assert sorted(r.deduplicated for r in results) == [0, 1]
+    assert looked == 3  # the loser looked again after its batch failed
+    assert await count(svc, IncidentRow) == 1
+    async with container.db.read() as s:
+        assert (await s.execute(select(AlertRow.occurrences))).scalars().all() == [2]

@@ -94,12 +94,18 @@ class IncidentTx:
     async def create_many_in(
         self, session: AsyncSession, specs: Sequence[IncidentSpec], now: datetime, actor: str = "system"
     ) -> list[Incident]:
-        """Open N incidents with one INSERT … RETURNING, one insert each for timeline and audit, one hook call."""
+        """Open N incidents: one insert per table for incidents, timeline, audit and the hooks' rows (on PostgreSQL
+        all in one statement, ids drawn from the sequence first), one hook call."""
         made = [new_incident(title=s.title, severity=s.severity, now=now, service_id=s.service_id, summary=s.summary,
                              lead=s.lead, impact=s.impact, source=s.source) for s in specs]
         if not made:
             return []
-        ids = await bulk.insert_returning_ids(session, _INCIDENTS, [incident_values(inc) for inc, _ in made])
+        rows = [incident_values(inc) for inc, _ in made]
+        # PostgreSQL: ids drawn now, the rows join the insert batch below (one statement with the hooks' rows)
+        ids = await bulk.next_ids(session, _INCIDENTS, len(rows))
+        if ids is None:
+            ids = await bulk.insert_returning_ids(session, _INCIDENTS, rows)
+            rows = []
         saved = [replace(inc, id=int(i)) for (inc, _), i in zip(made, ids, strict=True)]
         timeline: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
@@ -114,6 +120,7 @@ class IncidentTx:
         # statement writes them all, the hooks' timeline rows after ours, as if inserted after them
         owner = bulk.start_batch(session)
         try:
+            await bulk.insert_or_defer(session, _INCIDENTS, [{"id": i, **r} for i, r in zip(ids, rows, strict=False)])
             await bulk.insert_or_defer(session, _TIMELINE, timeline)
             await self.hooks.fire_many(session, [(inc, events) for inc, (_, events) in zip(saved, made, strict=True)],
                                        now)

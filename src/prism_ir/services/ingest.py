@@ -45,9 +45,9 @@ class _Request:
     journal_id: int | None = None  # set when the request was journaled (answered before being applied)
 
 
-def _share_alerts(a: _Request, b: _Request) -> bool:
+def _alert_objects(r: _Request) -> list[int]:
     """Results are told apart by alert object: a request sent twice as the same objects goes in its own batch."""
-    return a.alerts is b.alerts or not {id(x) for x in a.alerts}.isdisjoint(id(x) for x in b.alerts)
+    return [id(x) for x in r.alerts]
 
 
 class IngestService:
@@ -68,7 +68,7 @@ class IngestService:
         self._stopping = QueuedStops()
         self.paths: Counter[str] = Counter()  # requests by how they were answered: fast, inline, queued
         # Requests queued while a transaction is in flight share the next one (up to max_batch alerts).
-        self.group: GroupCommit[_Request, IngestResult] = GroupCommit(self._run, max_batch, _share_alerts)
+        self.group: GroupCommit[_Request, IngestResult] = GroupCommit(self._run, max_batch, _alert_objects)
         # "auto": journal and answer at once when the service's transaction queue is busy or the batch is big
         # (PostgreSQL only, where several processes share the load); "always"/"never" force one way.
         self.queue = queue if db.dialect == "postgresql" or queue != "auto" else "never"
@@ -117,10 +117,12 @@ class IngestService:
         firing = all(a.status is AlertStatus.FIRING for a in alerts)
         if self.fast is not None and alerts and firing and not self._stopping.has_any(cfg.service_id, alerts):
             fps = [a.fingerprint for a in alerts]
-            # Only fingerprints this process has seen before try the repeat-only statement: a first firing
-            # would make it fail and cost a wasted round trip.
+            # Only fingerprints this process has applied or bumped before try the repeat-only statement: a first
+            # firing would fail it and pay a wasted round trip. (A repeat this process has not seen yet takes the
+            # general path, which counts it just as well.)
             if (len(set(fps)) == len(fps) and self._seen.has_all(cfg.service_id, fps)
                     and await self.fast.bump_all(cfg.service_id, fps, now)):
+                self._seen.add(cfg.service_id, fps)
                 self.paths["fast"] += 1
                 return IngestResult(received=len(alerts), deduplicated=len(alerts))
         size = max(1, len(alerts))
@@ -168,7 +170,6 @@ class IngestService:
         cfg = requests[-1].cfg
         now = max(r.now for r in requests)
         journaled = [r.journal_id for r in requests if r.journal_id is not None]
-        live = requests
         for attempt in range(5):
             results = [IngestResult(received=len(r.alerts)) for r in requests]
             tally = Tally()
@@ -183,8 +184,10 @@ class IngestService:
                 break
             except DBAPIError as exc:
                 code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+                # another process opened one of these alerts first: the retry counts it as a repeat
+                lost_race = code == "23505" and repo.OPEN_FINGERPRINT_INDEX in str(exc.orig)
                 # a dropped connection (database restarted) is retried once on a fresh one
-                if (code not in _RETRYABLE and not exc.connection_invalidated) or attempt == 4:
+                if (code not in _RETRYABLE and not lost_race and not exc.connection_invalidated) or attempt == 4:
                     raise
         if self.fast is not None:
             self._seen.add(cfg.service_id, [a.fingerprint for r in live for a in r.alerts

@@ -29,6 +29,7 @@ from prism_ir.services.config_ingest import IngestConfig
 from prism_ir.services.errors import Conflict
 from prism_ir.services.incident_tx import IncidentSpec, IncidentTx
 from prism_ir.services.ingest_state import Tally, WriteSet
+from prism_ir.store import bulk
 from prism_ir.store import repos_ingest as repo
 from prism_ir.store.repos_ingest import StoredAlert
 
@@ -119,10 +120,10 @@ class BatchApply:
                 if stored is not None and stored.incident_id is None:
                     w.holds.append({"b_id": stored.id, "b_occ": stored.occurrences + 1, "b_seen": now,
                                     "b_hold": stored.hold_count + 1, "b_ws": stored.window_start, "b_sil": None})
-                    w.links.append((alert, incident_ref))
+                    w.links.append((stored.id, incident_ref))
                 else:
                     self._new_row(w, cfg, alert, stored, decision.group_key, now)
-                    w.links.append((alert, incident_ref))
+                    w.new_links.append((len(w.new_rows) - 1, incident_ref))
             elif isinstance(decision, Resolve):
                 assert stored is not None
                 w.resolve_ids.append(stored.id)
@@ -144,7 +145,6 @@ class BatchApply:
     ) -> None:
         if stored is not None:
             w.close_ids.append(stored.id)  # a new firing after the incident was closed: a new episode
-        w.new_alerts.append(alert)
         w.new_rows.append({
             "service_id": cfg.service_id, "fingerprint": alert.fingerprint, "source": alert.source,
             "status": "firing", "incident_id": None, "group_key": key, "summary": alert.summary[:1024],
@@ -164,40 +164,37 @@ class BatchApply:
         await repo.hold(session, w.holds)
         await repo.resolve_alerts(session, w.close_ids, now, status="superseded")
         await repo.resolve_alerts(session, w.resolve_ids, now)
-        inserted = await repo.insert_alerts(session, w.new_rows)
-        # Rows another request inserted first (same new fingerprint, concurrently) go round again as repeats.
-        lost = {r["fingerprint"] for r in w.new_rows} - inserted.keys()
-        retry = [a for a in w.new_alerts if a.fingerprint in lost]
-        created: dict[int, int] = {}
         specs: list[IncidentSpec] = []
-        openers: list[tuple[int, AlertIn]] = []
-        for i, (alert, _key) in enumerate(w.opens):
-            if alert.fingerprint in lost:
-                continue
+        for alert, _key in w.opens:
             routed = route_severity(alert, cfg.severity_rules, cfg.default_severity)
             specs.append(IncidentSpec(title=alert.summary[:500], severity=routed.severity, service_id=cfg.service_id,
                                       summary=_describe(alert, routed.reason), source=alert.source,
                                       actor=alert.source))
-            openers.append((i, alert))
-        for start in range(0, len(specs), _OPEN_SLICE):
-            if start:
-                await asyncio.sleep(0)  # let requests waiting on this event loop through between slices
-            made = await self.tx.create_many_in(session, specs[start:start + _OPEN_SLICE], now)
-            for (i, alert), incident in zip(openers[start:start + _OPEN_SLICE], made, strict=True):
-                assert incident.id is not None
-                created[-(i + 1)] = incident.id
-                result(alert).opened.append(incident.id)
-        links = []
-        for alert, ref in w.links:
-            if alert.fingerprint in lost:
-                continue
-            incident_id = created.get(ref, ref)
-            if incident_id < 0:  # its group's opener lost a race: treat like a repeat next round
-                retry.append(alert)
-                continue
-            row_id = inserted.get(alert.fingerprint) or known[alert.fingerprint].id
-            links.append({"b_id": row_id, "b_inc": incident_id})
-        await repo.link_incidents(session, links)
+        # New incidents, their hooks' rows and the new alert rows (each already pointing at its incident) go in
+        # one insert batch: on PostgreSQL one statement after the incident ids are drawn. A fingerprint another
+        # process opened meanwhile fails the batch on the open-alert unique index; the caller retries it, and
+        # the retry finds that alert and counts a repeat.
+        created: dict[int, int] = {}
+        owner = bulk.start_batch(session)
+        try:
+            for start in range(0, len(specs), _OPEN_SLICE):
+                if start:
+                    await asyncio.sleep(0)  # let requests waiting on this event loop through between slices
+                made = await self.tx.create_many_in(session, specs[start:start + _OPEN_SLICE], now)
+                for i, incident in enumerate(made, start):
+                    assert incident.id is not None
+                    created[-(i + 1)] = incident.id
+                    result(w.opens[i][0]).opened.append(incident.id)
+            for row, ref in w.new_links:
+                w.new_rows[row]["incident_id"] = created.get(ref, ref)
+            await repo.insert_alerts(session, w.new_rows)
+            if owner:
+                await bulk.flush_batch(session)
+        finally:
+            if owner:
+                bulk.drop_batch(session)
+        await repo.link_incidents(session, [{"b_id": row_id, "b_inc": created.get(ref, ref)}
+                                            for row_id, ref in w.links])
         for incident_id, note in w.notes:
             await self.tx.note_in(session, incident_id, note, "ingest", now)
         for incident_id, alert in w.acks:
@@ -206,7 +203,7 @@ class BatchApply:
                 result(alert).acknowledged += 1
             except Conflict:
                 result(alert).ignored += 1
-        return retry
+        return []
 
     async def _auto_resolve(
         self, session: AsyncSession, cfg: IngestConfig, touched: dict[int, tuple[str, AlertIn]], now: datetime,

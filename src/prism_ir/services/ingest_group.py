@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -24,14 +24,14 @@ class GroupCommit(Generic[T, R]):
     `run(key, items)` applies items in ONE transaction and returns one result per item, or raises. When a merged
     run fails, each item is run alone, so one bad request cannot fail the others. A caller hears back only after
     the commit covering its item. Nothing waits on a timer: an idle system runs each request at once.
-    `conflict(a, b)` says two items must not share a transaction (they then go in consecutive ones).
+    Items whose `exclusive(item)` tokens overlap must not share a transaction (they go in consecutive ones).
     """
 
     def __init__(self, run: Callable[[Hashable, list[T]], Awaitable[list[R]]], max_size: int = 1000,
-                 conflict: Callable[[T, T], bool] | None = None) -> None:
+                 exclusive: Callable[[T], Iterable[Hashable]] | None = None) -> None:
         self.run = run
         self.max_size = max_size
-        self.conflict = conflict
+        self.exclusive = exclusive
         self._pending: dict[Hashable, list[_Waiter[T, R]]] = {}
         self._draining: set[Hashable] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -66,13 +66,18 @@ class GroupCommit(Generic[T, R]):
         take: list[_Waiter[T, R]] = []
         size = 0
         rest: list[_Waiter[T, R]] = []
+        used: set[Hashable] = set()
         for waiter in queued:
-            fits = not take or size + waiter.size <= self.max_size
-            if fits and not rest and not (self.conflict and any(self.conflict(w.item, waiter.item) for w in take)):
+            if rest:  # keep arrival order: once one waits, the ones behind it wait too
+                rest.append(waiter)
+                continue
+            tokens = list(self.exclusive(waiter.item)) if self.exclusive else []
+            if (not take or size + waiter.size <= self.max_size) and used.isdisjoint(tokens):
                 take.append(waiter)
                 size += waiter.size
+                used.update(tokens)
             else:
-                rest.append(waiter)  # keep arrival order: once one waits, the ones behind it wait too
+                rest.append(waiter)
         if rest:
             self._pending[key] = rest + self._pending.get(key, [])
         return take

@@ -39,9 +39,10 @@ class WriteSet:
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     close_ids: list[int] = field(default_factory=list)
     resolve_ids: list[int] = field(default_factory=list)
-    new_alerts: list[AlertIn] = field(default_factory=list)
     opens: list[tuple[AlertIn, str]] = field(default_factory=list)  # alerts whose group needs a new incident
-    links: list[tuple[AlertIn, int]] = field(default_factory=list)  # alert -> incident id (negative = to open)
+    # incident ids: negative = the incident opened by opens[-id - 1] in this round
+    links: list[tuple[int, int]] = field(default_factory=list)  # stored alert row id -> incident id
+    new_links: list[tuple[int, int]] = field(default_factory=list)  # index in new_rows -> incident id
     notes: list[tuple[int, str]] = field(default_factory=list)
     touched: dict[int, str] = field(default_factory=dict)  # incidents whose alerts resolved -> source
     acks: list[tuple[int, AlertIn]] = field(default_factory=list)  # incident to acknowledge, by this alert
@@ -62,7 +63,7 @@ class Tally:
 
 
 class SeenSet:
-    """Fingerprints this process has ingested lately (bounded): only those try the repeat-only fast path."""
+    """Fingerprints this process ingested lately (bounded): a hint that an alert is a repeat, not a first firing."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit

@@ -16,24 +16,36 @@ _OPEN = sorted(str(s) for s in OPEN_STATUSES)
 
 # Mirrors the first rule of domain.grouping.group: a firing alert whose stored twin is open and linked to an
 # open incident is a Dedup, whatever the rules and silences say. Anything else takes the general path.
-# One statement, so one round trip and all-or-nothing: rows are counted only if every fingerprint qualifies.
-# A row locked by a transaction applying queued work is skipped, which fails the statement instead of waiting:
+# One statement for the requests merged by CoalescingDedup, each request all-or-nothing: its rows are counted
+# only if every one of its fingerprints qualifies; the statement returns the requests it applied.
+# A row locked by a transaction applying queued work is skipped, which fails its request instead of waiting:
 # the request then queues behind that work rather than stalling its answer.
-_BUMP_ALL = """
-WITH cand AS (
-    SELECT a.id FROM alerts AS a
-    WHERE a.service_id = $1 AND a.fingerprint = ANY($2::varchar[]) AND a.resolved_at IS NULL
+_BUMP_REQUESTS = """
+WITH input AS (
+    SELECT u.req, u.fp FROM unnest($2::int[], $3::varchar[]) AS u(req, fp)
+), cand AS (
+    SELECT a.id, a.fingerprint FROM alerts AS a
+    WHERE a.service_id = $1 AND a.fingerprint = ANY($3::varchar[]) AND a.resolved_at IS NULL
       AND a.incident_id IS NOT NULL
-      AND EXISTS (SELECT 1 FROM incidents AS i WHERE i.id = a.incident_id AND i.status = ANY($4::varchar[]))
+      AND EXISTS (SELECT 1 FROM incidents AS i WHERE i.id = a.incident_id AND i.status = ANY($5::varchar[]))
     ORDER BY a.fingerprint
     FOR UPDATE OF a SKIP LOCKED
+), ok AS (
+    SELECT input.req FROM input LEFT JOIN cand ON cand.fingerprint = input.fp
+    GROUP BY input.req HAVING count(cand.id) = count(*)
 ), upd AS (
-    UPDATE alerts SET occurrences = alerts.occurrences + 1, last_seen = $3
-    WHERE alerts.id IN (SELECT id FROM cand) AND (SELECT count(*) FROM cand) = cardinality($2::varchar[])
-    RETURNING 1
+    UPDATE alerts SET occurrences = alerts.occurrences + 1, last_seen = $4
+    FROM input JOIN cand ON cand.fingerprint = input.fp
+    WHERE alerts.id = cand.id AND input.req IN (SELECT req FROM ok)
+    RETURNING input.req
 )
-SELECT count(*) FROM upd
+SELECT DISTINCT req FROM upd
 """
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's reset query: these connections only run self-committing statements and
+    never change session state, so the reset would be a wasted round trip per use."""
 
 
 class DedupFastPath:
@@ -52,21 +64,23 @@ class DedupFastPath:
         if self._pool is None or self._loop is not loop:
             async with self._lock:
                 if self._pool is None or self._loop is not loop:
-                    # Custom plans: a plan cached while the table was empty must not outlive its growth.
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._max,
-                        server_settings={"plan_cache_mode": "force_custom_plan"},
-                    )
+                    # Cached (generic) plans: planning the merged statement cost more than running it. A plan
+                    # made while a table was young is replaced when the stats keeper analyzes it (store/stats.py).
+                    self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._max,
+                                                           reset=_keep_session)
                     self._loop = loop
         return self._pool
 
-    async def bump_all(self, service_id: str, fingerprints: list[str], now: datetime) -> bool:
-        """Count a repeat for every fingerprint and commit, or change nothing and return False."""
+    async def bump_requests(self, service_id: str, requests: Sequence[Sequence[str]], now: datetime) -> set[int]:
+        """Count a repeat for every fingerprint of each request whose fingerprints all qualify, and commit;
+        return the indexes of those requests (a fingerprint must not appear in two requests)."""
+        reqs = [i for i, fps in enumerate(requests) for _ in fps]
+        fps = [fp for r in requests for fp in r]
         pool = await self._get()
         async with pool.acquire() as conn:
             # Outside an explicit transaction the statement is its own: committed (durable) when it returns.
-            updated = await conn.fetchval(_BUMP_ALL, service_id, sorted(fingerprints), now, _OPEN)
-        return bool(updated == len(fingerprints))
+            rows = await conn.fetch(_BUMP_REQUESTS, service_id, reqs, fps, now, _OPEN)
+        return {int(r[0]) for r in rows}
 
     async def append_intake(self, entries: Sequence[IntakeEntry]) -> list[int]:
         """Journal accepted requests in one self-committing statement; ids in the order of `entries`."""
@@ -127,14 +141,10 @@ class CoalescingDedup:
             self._draining.discard(service_id)
 
     async def _flush(self, service_id: str, take: list[_Waiter]) -> None:
+        results: list[bool | BaseException]
         try:
-            fps = [fp for waiter in take for fp in waiter[0]]
-            ok = await self.fast.bump_all(service_id, fps, max(w[1] for w in take))
-            if ok or len(take) == 1:
-                results: list[bool | BaseException] = [ok] * len(take)
-            else:  # some request holds a new alert: let each try alone, so the others still go fast
-                results = await asyncio.gather(*(self.fast.bump_all(service_id, w[0], w[1]) for w in take),
-                                               return_exceptions=True)
+            ok = await self.fast.bump_requests(service_id, [w[0] for w in take], max(w[1] for w in take))
+            results = [i in ok for i in range(len(take))]
         except Exception as exc:
             results = [exc] * len(take)
         for waiter, result in zip(take, results, strict=True):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, any_, bindparam, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.domain.incident import OPEN_STATUSES
@@ -117,29 +117,17 @@ async def open_groups(session: AsyncSession, service_id: str, keys: Sequence[str
     return [(r[0], int(r[1]), r[2]) for r in await session.execute(stmt)]
 
 
-def _insert_stmt(dialect_insert: Any) -> Any:
-    return (
-        dialect_insert(ALERTS)
-        .on_conflict_do_nothing(index_elements=["fingerprint", "service_id"],
-                                index_where=AlertRow.resolved_at.is_(None))
-        .returning(ALERTS.c.fingerprint, ALERTS.c.id)
-    )
+# The open-alert unique index: a second open row for a fingerprint fails the inserting transaction with it.
+OPEN_FINGERPRINT_INDEX = "ux_alerts_open_fingerprint"
 
 
-# Built once so SQLAlchemy compiles it once; rows go as executemany (batched "insertmanyvalues").
-_INSERT = {"postgresql": _insert_stmt(postgresql.insert), "sqlite": _insert_stmt(sqlite.insert)}
-_PG_TAIL = ("ON CONFLICT (fingerprint, service_id) WHERE resolved_at IS NULL DO NOTHING "
-            "RETURNING fingerprint, id")
+async def insert_alerts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert new open alerts, joining the caller's insert batch if there is one.
 
-
-async def insert_alerts(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert new open alerts; a fingerprint someone else opened meanwhile is skipped and left out of the result."""
-    if not rows:
-        return {}
-    if is_postgres(session):
-        found = await bulk.pg_insert_returning(session, ALERTS, rows, _PG_TAIL)
-        return {r[0]: r[1] for r in found}
-    return {r[0]: r[1] for r in await session.execute(_INSERT["sqlite"], rows)}
+    A fingerprint another process opened meanwhile violates OPEN_FINGERPRINT_INDEX: the transaction fails and is
+    retried by its caller, which then finds that alert open and counts a repeat.
+    """
+    await bulk.insert_or_defer(session, ALERTS, rows)
 
 
 _BUMP = (

@@ -13,9 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from prism_ir.bootstrap import Container
 from prism_ir.services.errors import ServiceError
+from prism_ir.web.api.integrations import answer_intake
 
 ROUTERS: list[str] = [
     "prism_ir.web.api.integrations",
@@ -33,6 +35,15 @@ ROUTERS: list[str] = [
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) or "body"
+
+
+class PrismApp(FastAPI):
+    """FastAPI, with the alert intake paths (the hot path) answered before its middleware stack and routing."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and await answer_intake(self.state.container.extras, scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(container: Container) -> FastAPI:
@@ -53,7 +64,7 @@ def create_app(container: Container) -> FastAPI:
                     await task
             await container.close()
 
-    app = FastAPI(title="Prism IR", version="0.1.0", lifespan=lifespan,
+    app = PrismApp(title="Prism IR", version="0.1.0", lifespan=lifespan,
                   description="Incident response: alerts, paging, escalation, status, runbooks, reviews.")
     app.state.container = container
 
@@ -68,10 +79,6 @@ def create_app(container: Container) -> FastAPI:
         return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
 
     import importlib
-
-    from prism_ir.web.api.integrations import IngestFastLane
-
-    app.add_middleware(IngestFastLane)
 
     for module in ROUTERS:
         app.include_router(importlib.import_module(module).router)
