@@ -56,15 +56,13 @@ class BatchApply:
             passes[n].append(alert)
         touched: dict[int, tuple[str, AlertIn]] = {}
         for batch in passes:
-            pending = batch
-            while pending:
-                pending = await self._round(session, cfg, pending, now, result, touched)
+            await self._round(session, cfg, batch, now, result, touched)
         await self._auto_resolve(session, cfg, touched, now, result)
 
     async def _round(
         self, session: AsyncSession, cfg: IngestConfig, batch: list[AlertIn], now: datetime,
         result: Tally, touched: dict[int, tuple[str, AlertIn]],
-    ) -> list[AlertIn]:
+    ) -> None:
         sid = cfg.service_id
         known = await repo.lock_open_alerts(session, sid, [a.fingerprint for a in batch])
         groups: dict[str, OpenGroup] = {}
@@ -137,7 +135,7 @@ class BatchApply:
             else:
                 assert isinstance(decision, Ignore)
                 result(alert).ignored += 1
-        return await self._write(session, cfg, w, known, now, result)
+        await self._write(session, cfg, w, now, result)
 
     def _new_row(
         self, w: WriteSet, cfg: IngestConfig, alert: AlertIn, stored: StoredAlert | None, key: str, now: datetime,
@@ -157,9 +155,8 @@ class BatchApply:
         })
 
     async def _write(
-        self, session: AsyncSession, cfg: IngestConfig, w: WriteSet, known: dict[str, StoredAlert], now: datetime,
-        result: Tally,
-    ) -> list[AlertIn]:
+        self, session: AsyncSession, cfg: IngestConfig, w: WriteSet, now: datetime, result: Tally
+    ) -> None:
         await repo.bump(session, w.bumps)
         await repo.hold(session, w.holds)
         await repo.resolve_alerts(session, w.close_ids, now, status="superseded")
@@ -203,7 +200,6 @@ class BatchApply:
                 result(alert).acknowledged += 1
             except Conflict:
                 result(alert).ignored += 1
-        return []
 
     async def _auto_resolve(
         self, session: AsyncSession, cfg: IngestConfig, touched: dict[int, tuple[str, AlertIn]], now: datetime,
