@@ -278,3 +278,24 @@ async def test_two_processes_opening_the_same_alert_make_one_incident(container,
     assert await count(svc, IncidentRow) == 1
     async with container.db.read() as s:
         assert (await s.execute(select(AlertRow.occurrences))).scalars().all() == [2]
+
+
+async def test_merged_repeats_apply_each_request_whole_or_not_at_all(container, clock: FakeClock) -> None:
+    """Repeats merged into one statement: a request with an alert that is not open changes nothing of its own
+    and goes the general way; the requests beside it are still counted."""
+    if container.db.dialect != "postgresql":
+        pytest.skip("the one-statement repeat path is PostgreSQL's")
+    svc = await make_service(container)
+    await svc.send(am(am_alert(instance="a"), am_alert(instance="b")))
+    async with container.db.read() as s:
+        fp = dict((await s.execute(select(AlertRow.labels["instance"].as_string(), AlertRow.fingerprint))).all())
+    fast = svc.ingest.fast
+    assert fast is not None
+    ok, mixed = await asyncio.gather(fast.bump_all("api", [fp["a"]], clock.now()),
+                                     fast.bump_all("api", [fp["b"], "not-open"], clock.now()))
+    assert (ok, mixed) == (True, False)
+    assert await fast.fast.bump_requests("api", [[fp["b"]], ["never-seen"], [fp["a"], fp["b"] + "x"]],
+                                         clock.now()) == {0}
+    async with container.db.read() as s:
+        counts = dict((await s.execute(select(AlertRow.fingerprint, AlertRow.occurrences))).all())
+    assert counts == {fp["a"]: 2, fp["b"]: 2}

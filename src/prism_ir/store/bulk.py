@@ -90,7 +90,8 @@ async def _pg_run(session: AsyncSession, ins: _PgInsert | _PgCombined, values: S
     if not (session.new or session.dirty or session.deleted):
         adapted = await _raw_connection(session)
     if adapted is None or getattr(adapted, "_transaction", None) is None or not hasattr(adapted, "_connection"):
-        return list(await session.execute(ins.stmt, {f"c{i}": v for i, v in enumerate(values)}))
+        result = await session.execute(ins.stmt, {f"c{i}": v for i, v in enumerate(values)})
+        return list(result) if result.returns_rows else []
     try:
         return await adapted._connection.fetch(ins.sql, *values)  # type: ignore[no-any-return]
     except Exception as error:
