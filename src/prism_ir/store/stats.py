@@ -60,7 +60,8 @@ class StatsKeeper:
                                               "fraction": self.fraction})
             return [str(r[0]) for r in rows]
 
-    async def _analyze(self, tables: list[str]) -> None:
+    async def analyze(self, tables: list[str]) -> None:
+        """Analyze these tables now and count their growth from here."""
         async with self.db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             for table in sorted(set(tables)):
@@ -68,6 +69,7 @@ class StatsKeeper:
                     await conn.execute(text(f'ANALYZE "{table}"'))
                     self.analyzed[table] += 1
                     self._grown.pop(table, None)
+                    _GROWN.pop(table, None)
             await self._read_sizes(conn)
 
     async def _read_sizes(self, conn: object) -> None:
@@ -85,7 +87,7 @@ class StatsKeeper:
         if sweep:
             due += await self._stale_by_collector()
         if due:
-            await self._analyze(due)
+            await self.analyze(due)
         return sorted(set(due))
 
     async def run(self, tick: float = 0.25, sweep: float = 10.0) -> None:
