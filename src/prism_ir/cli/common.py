@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -18,14 +17,6 @@ from prism_ir.config import Settings
 T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)
-
-
-def freeze_startup_heap() -> None:
-    """Before a long-running process starts serving: move what startup built (modules, app, container) out of
-    the garbage collector's reach. A full collection would otherwise walk all of it, pausing every request
-    for tens of milliseconds now and then (an outlier in time to page)."""
-    gc.collect()
-    gc.freeze()
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from prism_ir.cli import incident, integrations, keys, oncall, worker
-from prism_ir.cli.common import fail, freeze_startup_heap, print_json, with_container
+from prism_ir.cli.common import fail, print_json, with_container
 from prism_ir.config import Settings
 
 app = typer.Typer(
@@ -57,9 +57,7 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     typer.echo(f"Prism IR on http://{host}:{port}  (API docs: /docs, database: {container.db.dialect})")
-    web = create_app(container)
-    freeze_startup_heap()
-    uvicorn.run(web, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()

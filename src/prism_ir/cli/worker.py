@@ -18,8 +18,7 @@ def worker(
                                            help="read the time from this file (tests drive a killable worker)"),
 ) -> None:
     """Claim due escalation steps and sends; run as many as you like on PostgreSQL (SKIP LOCKED)."""
-    from prism_ir.bootstrap import build_container
-    from prism_ir.cli.common import freeze_startup_heap
+    from prism_ir.bootstrap import build_container, freeze_startup_heap
     from prism_ir.engine.file_clock import FileClock
     from prism_ir.engine.loop import Worker
 

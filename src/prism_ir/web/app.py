@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from prism_ir.bootstrap import Container
+from prism_ir.bootstrap import Container, freeze_startup_heap
 from prism_ir.services.errors import ServiceError
 from prism_ir.web.api.integrations import answer_intake
 
@@ -49,10 +48,7 @@ class PrismApp(FastAPI):
 def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Everything loaded so far lives as long as the process: keep it out of the collector's full passes,
-        # which otherwise pause every request for ~100 ms while scanning it again and again under load.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_heap()
         tasks = [asyncio.create_task(job(container)) for job in container.background]
         try:
             yield
