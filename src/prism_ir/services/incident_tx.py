@@ -101,11 +101,11 @@ class IncidentTx:
         if not made:
             return []
         rows = [incident_values(inc) for inc, _ in made]
-        # PostgreSQL: ids drawn now, the rows join the insert batch below (one statement with the hooks' rows)
-        ids = await bulk.next_ids(session, _INCIDENTS, len(rows))
-        if ids is None:
-            ids = await bulk.insert_returning_ids(session, _INCIDENTS, rows)
-            rows = []
+        # PostgreSQL: ids drawn now, the rows join the insert batch below (one statement with the hooks' rows);
+        # elsewhere the rows are inserted here and hand back their ids
+        drawn = await bulk.next_ids(session, _INCIDENTS, len(rows))
+        ids = drawn if drawn is not None else await bulk.insert_returning_ids(session, _INCIDENTS, rows)
+        batched = [{"id": i, **r} for i, r in zip(ids, rows, strict=True)] if drawn is not None else []
         saved = [replace(inc, id=int(i)) for (inc, _), i in zip(made, ids, strict=True)]
         timeline: list[dict[str, Any]] = []
         audit: list[dict[str, Any]] = []
@@ -120,7 +120,7 @@ class IncidentTx:
         # statement writes them all, the hooks' timeline rows after ours, as if inserted after them
         owner = bulk.start_batch(session)
         try:
-            await bulk.insert_or_defer(session, _INCIDENTS, [{"id": i, **r} for i, r in zip(ids, rows, strict=False)])
+            await bulk.insert_or_defer(session, _INCIDENTS, batched)
             await bulk.insert_or_defer(session, _TIMELINE, timeline)
             await self.hooks.fire_many(session, [(inc, events) for inc, (_, events) in zip(saved, made, strict=True)],
                                        now)

@@ -33,8 +33,8 @@ from prism_ir.store import bulk
 from prism_ir.store import repos_ingest as repo
 from prism_ir.store.repos_ingest import StoredAlert
 
-# Incidents opened per statement group: a big batch is applied in slices so the event loop stays responsive
-# (each slice is a few milliseconds of CPU; requests arriving meanwhile are answered between slices).
+# Incidents prepared per slice: a big batch is prepared in slices so the event loop stays responsive (each
+# slice is a few milliseconds of CPU; requests arriving meanwhile are answered between slices).
 _OPEN_SLICE = 32
 
 

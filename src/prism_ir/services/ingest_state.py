@@ -44,7 +44,6 @@ class WriteSet:
     links: list[tuple[int, int]] = field(default_factory=list)  # stored alert row id -> incident id
     new_links: list[tuple[int, int]] = field(default_factory=list)  # index in new_rows -> incident id
     notes: list[tuple[int, str]] = field(default_factory=list)
-    touched: dict[int, str] = field(default_factory=dict)  # incidents whose alerts resolved -> source
     acks: list[tuple[int, AlertIn]] = field(default_factory=list)  # incident to acknowledge, by this alert
 
 

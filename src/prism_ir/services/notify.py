@@ -7,7 +7,6 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, Update, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +22,7 @@ from prism_ir.store.db import Database
 from prism_ir.store.repos import incident_from_row
 from prism_ir.store.tables import IncidentRow, TimelineRow
 from prism_ir.store.tables_oncall import NotificationRow
-from prism_ir.store.types import UTCDateTime, json_safe
+from prism_ir.store.types import UTCDateTime, json_text
 
 _INCIDENT_COLUMNS = [f.name for f in fields(Incident)]
 _NOTIFICATIONS: Table = NotificationRow.__table__  # type: ignore[assignment]
@@ -178,8 +177,7 @@ class Outbox:
                   "f_sent_at": values.get("sent_at"), "f_due_at": values.get("due_at"),
                   "f_error": values["last_error"], "f_at": now, "f_actor": ACTOR,
                   "f_kinds": [e.kind for e in timeline], "f_messages": [e.message for e in timeline],
-                  "f_data": [orjson.dumps(json_safe(e.data), option=orjson.OPT_NON_STR_KEYS).decode()
-                             for e in timeline]}
+                  "f_data": [json_text(e.data) for e in timeline]}
         async with db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             recorded = (await conn.execute(_FINISH_AT_ONCE, params)).all()

@@ -48,7 +48,7 @@ def rows_document(table: Table, rows: Sequence[dict[str, Any]]) -> str:
 
 
 @dataclass(frozen=True)
-class _PgInsert:
+class _PgStatement:
     stmt: TextClause  # :c0 for SQLAlchemy
     sql: str  # the same with $1 for asyncpg
 
@@ -61,8 +61,8 @@ def _insert_sql(table: Table, cols: tuple[str, ...], tail: str, param: str) -> s
 
 
 @cache
-def _pg_insert(table: Table, cols: tuple[str, ...], tail: str) -> _PgInsert:
-    return _PgInsert(text(_insert_sql(table, cols, tail, ":c0")), _insert_sql(table, cols, tail, "$1"))
+def _pg_insert(table: Table, cols: tuple[str, ...], tail: str) -> _PgStatement:
+    return _PgStatement(text(_insert_sql(table, cols, tail, ":c0")), _insert_sql(table, cols, tail, "$1"))
 
 
 _RAW = "prism_raw_connection"
@@ -79,7 +79,7 @@ async def _raw_connection(session: AsyncSession) -> Any:
     return adapted
 
 
-async def _pg_run(session: AsyncSession, ins: _PgInsert | _PgCombined, values: Sequence[object]) -> Sequence[Any]:
+async def _pg_run(session: AsyncSession, ins: _PgStatement | _PgCombined, values: Sequence[object]) -> Sequence[Any]:
     """Run on the asyncpg connection directly (a fifth of the CPU of session.execute), in the session's transaction.
 
     Only once SQLAlchemy has begun the transaction on that connection and nothing waits to be flushed; otherwise
@@ -193,7 +193,7 @@ async def flush_batch(session: AsyncSession) -> None:
         ids.setdefault(int(part), []).append(int(row_id))
     for i, p in enumerate(parts):
         if p.wants:
-            p.hand_out(sorted(ids.get(i, [])))  # one statement, ORDER BY ord: ascending ids in row order
+            p.hand_out(sorted(ids.get(i, [])))  # one statement in ordinality order: ascending ids in row order
 
 
 @dataclass(frozen=True)
@@ -230,9 +230,9 @@ async def next_ids(session: AsyncSession, table: Table, n: int) -> list[int] | N
 
 
 @cache
-def _next_ids(table: Table) -> _PgInsert:
+def _next_ids(table: Table) -> _PgStatement:
     sql = "SELECT nextval(pg_get_serial_sequence('{t}', 'id')) FROM generate_series(1, {p})"
-    return _PgInsert(text(sql.format(t=table.name, p="CAST(:c0 AS INTEGER)")), sql.format(t=table.name, p="$1::int"))
+    return _PgStatement(text(sql.format(t=table.name, p="CAST(:c0 AS INTEGER)")), sql.format(t=table.name, p="$1::int"))
 
 
 async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -246,10 +246,3 @@ async def insert_returning_ids(session: AsyncSession, table: Table, rows: Sequen
     # Rows are inserted in ordinality order within one statement, so the sequence hands out ascending ids
     # (SQLAlchemy's own insertmanyvalues ordering relies on the same property).
     return sorted(int(r[0]) for r in await _pg_run(session, ins, [rows_document(table, rows)]))
-
-
-async def pg_insert_returning(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
-                              tail: str) -> list[Any]:
-    """PostgreSQL only: the unnest insert with a caller's tail (ON CONFLICT …, RETURNING …); rows as returned."""
-    ins = _pg_insert(table, tuple(rows[0]), tail)
-    return list(await _pg_run(session, ins, [rows_document(table, rows)]))

@@ -44,7 +44,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def json_text(value: Any) -> str:
+    """The JSON text of json_safe(value), written in one pass (for raw statements taking JSON parameters)."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def json_safe(value: Any) -> Any:
     """Make before/after snapshots storable as JSON (datetimes as ISO 8601, enums as values, timedeltas as
     seconds); orjson does the walk in C, a tenth of the CPU of walking it in Python on the ingest path."""
-    return orjson.loads(orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS))
+    return orjson.loads(json_text(value))
