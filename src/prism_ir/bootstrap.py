@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,14 +65,6 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
     if db.dialect == "postgresql":
         container.background.append(_keep_statistics)
     return container
-
-
-def freeze_startup_heap() -> None:
-    """Before a long-running process serves: move what startup built (modules, app, container) out of the
-    garbage collector's reach, so its full passes do not scan it again and again (a pause of tens of
-    milliseconds now and then, under load)."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _keep_statistics(container: Container) -> None:

@@ -18,14 +18,17 @@ def worker(
                                            help="read the time from this file (tests drive a killable worker)"),
 ) -> None:
     """Claim due escalation steps and sends; run as many as you like on PostgreSQL (SKIP LOCKED)."""
-    from prism_ir.bootstrap import build_container, freeze_startup_heap
+    from prism_ir.bootstrap import build_container
     from prism_ir.engine.file_clock import FileClock
     from prism_ir.engine.loop import Worker
+    from prism_ir.heap import HeapKeeper
 
     async def main() -> None:
         container = build_container(Settings(), clock=FileClock(clock_file) if clock_file else None)
         engine = Worker(container, worker_id=worker_id)
-        freeze_startup_heap()
+        heap = container.extras["heap"] = HeapKeeper()
+        heap.start()
+        collector = asyncio.create_task(heap.run())
         task = asyncio.create_task(engine.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -33,6 +36,8 @@ def worker(
         typer.echo(f"worker running on {container.db.dialect}", err=True)
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        collector.cancel()
+        heap.stop()
         await container.close()
 
     try:  # uvloop ships with uvicorn[standard]: a cheaper loop, so a page leaves sooner after its commit

@@ -67,14 +67,14 @@ class AlertIn:
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """Hash the sorted label set, so the same alert always lands on the same identity."""
-    h = hashlib.blake2b(digest_size=16)
-    for k in sorted(labels):
-        h.update(k.encode())
-        h.update(b"\xff")
-        h.update(str(labels[k]).encode())
-        h.update(b"\xfe")
-    return h.hexdigest()
+    """Hash the sorted label set, so the same alert always lands on the same identity.
+
+    The bytes hashed are each name and value in UTF-8, followed by 0xFF and 0xFE (bytes no UTF-8 text holds, so
+    names and values cannot run into each other); stored fingerprints depend on exactly these bytes. They are
+    built as one string whose separators are the surrogate escapes of 0xFF and 0xFE: one encode, one hash.
+    """
+    text = "".join([f"{k}\udcff{labels[k]}\udcfe" for k in sorted(labels)])
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def normalise(

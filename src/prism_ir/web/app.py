@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from prism_ir.bootstrap import Container, freeze_startup_heap
+from prism_ir.bootstrap import Container
+from prism_ir.heap import HeapKeeper, InFlight
 from prism_ir.services.errors import ServiceError
 from prism_ir.web.api.integrations import answer_intake
 
@@ -39,20 +40,31 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 class PrismApp(FastAPI):
     """FastAPI, with the alert intake paths (the hot path) answered before its middleware stack and routing."""
 
+    in_flight: InFlight
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and await answer_intake(self.state.container.extras, scope, receive, send):
-            return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        in_flight = self.in_flight
+        in_flight.count += 1
+        try:
+            if not await answer_intake(self.state.container.extras, scope, receive, send):
+                await super().__call__(scope, receive, send)
+        finally:
+            in_flight.count -= 1
 
 
 def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        freeze_startup_heap()
+        heap = container.extras["heap"] = HeapKeeper(busy=in_flight.__bool__)
+        heap.start()
         tasks = [asyncio.create_task(job(container)) for job in container.background]
+        tasks.append(asyncio.create_task(heap.run()))
         try:
             yield
         finally:
+            heap.stop()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -63,6 +75,7 @@ def create_app(container: Container) -> FastAPI:
     app = PrismApp(title="Prism IR", version="0.1.0", lifespan=lifespan,
                   description="Incident response: alerts, paging, escalation, status, runbooks, reviews.")
     app.state.container = container
+    app.in_flight = in_flight = InFlight()
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:

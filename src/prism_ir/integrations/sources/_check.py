@@ -66,6 +66,14 @@ def string_map(errs: Errors, value: Any, path: str, *, required: bool = False) -
     if len(value) > MAX_LABELS:
         errs.bad(path, f"has too many entries ({len(value)}, maximum {MAX_LABELS})")
         return {}
+    for k, v in value.items():  # one cheap test per entry; the first failure is explained below
+        if (type(v) is not str or not k or len(k) > MAX_LABEL_NAME or len(v) > MAX_LABEL_VALUE
+                or "\x00" in k or "\x00" in v):
+            return _string_map_error(errs, value, path)
+    return value
+
+
+def _string_map_error(errs: Errors, value: dict[str, Any], path: str) -> dict[str, str]:
     for k, v in value.items():
         if not isinstance(v, str):
             errs.bad(f"{path}.{k}", f"must be a string, not {type_name(v)}")
@@ -79,7 +87,7 @@ def string_map(errs: Errors, value: Any, path: str, *, required: bool = False) -
         if "\x00" in k or "\x00" in v:
             errs.bad(f"{path}.{k.replace(chr(0), '')}", "must not contain NUL characters")
             return {}
-    return value
+    return value  # only a str subclass was in doubt
 
 
 def free_json(errs: Errors, value: Any, path: str) -> Any:
@@ -100,6 +108,11 @@ def free_json(errs: Errors, value: Any, path: str) -> Any:
     return value
 
 
+# Alerts of one group (and of one Alertmanager) share their start and end times: parse each text once.
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_MAX = 4096
+
+
 def timestamp(errs: Errors, value: Any, path: str) -> datetime | None:
     """RFC 3339 / ISO 8601; naive times are UTC; Go's zero time (year 1) means 'not set'."""
     if value is None or value == "":
@@ -108,13 +121,19 @@ def timestamp(errs: Errors, value: Any, path: str) -> datetime | None:
         errs.bad(path, f"must be an ISO 8601 timestamp string, not {type_name(value)}")
         return None
     try:
+        return _TIMES[value]
+    except KeyError:
+        pass
+    try:
         dt = datetime.fromisoformat(value)
     except ValueError:
         errs.bad(path, f"is not an ISO 8601 timestamp: {value[:64]!r}")
         return None
-    if dt.year <= 1:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    parsed = None if dt.year <= 1 else dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[value] = parsed
+    return parsed
 
 
 def links(errs: Errors, value: Any, path: str, *, key: str = "href") -> tuple[Link, ...]:

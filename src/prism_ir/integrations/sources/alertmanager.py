@@ -30,9 +30,10 @@ def parse(body: Any) -> list[AlertIn]:
     if errs:
         raise AlertValidationError(errs.items)
     external = body.get("externalURL")
+    shared: _Links = {}
     out: list[AlertIn] = []
     for i, raw in enumerate(raw_alerts):
-        alert = _alert(errs, raw, f"alerts[{i}]", external if isinstance(external, str) else None)
+        alert = _alert(errs, raw, f"alerts[{i}]", external if isinstance(external, str) else None, shared)
         if alert is not None:
             out.append(alert)
     if errs:
@@ -40,7 +41,26 @@ def parse(body: Any) -> list[AlertIn]:
     return out
 
 
-def _alert(errs: Errors, raw: Any, path: str, external: str | None) -> AlertIn | None:
+# Alerts of one group mostly carry the same links: one tuple serves them all (fewer objects held per alert).
+_Links = dict[tuple[str | None, str | None, str | None], tuple[Link, ...]]
+
+
+def _links(shared: _Links, generator: str | None, runbook: str | None, external: str | None) -> tuple[Link, ...]:
+    key = (generator, runbook, external)
+    found = shared.get(key)
+    if found is None:
+        made = []
+        if generator:
+            made.append(Link(generator, "Source"))
+        if runbook:
+            made.append(Link(runbook, "Runbook"))
+        if external:
+            made.append(Link(external, "Alertmanager"))
+        found = shared[key] = tuple(made)
+    return found
+
+
+def _alert(errs: Errors, raw: Any, path: str, external: str | None, shared: _Links) -> AlertIn | None:
     if not isinstance(raw, dict):
         errs.bad(path, f"must be an object, not {type_name(raw)}")
         return None
@@ -59,13 +79,6 @@ def _alert(errs: Errors, raw: Any, path: str, external: str | None) -> AlertIn |
     generator = string(errs, raw, "generatorURL", f"{path}.generatorURL")
     if len(errs.items) != before or status is None:
         return None
-    alert_links: list[Link] = []
-    if generator:
-        alert_links.append(Link(generator, "Source"))
-    if annotations.get("runbook_url"):
-        alert_links.append(Link(annotations["runbook_url"], "Runbook"))
-    if external:
-        alert_links.append(Link(external, "Alertmanager"))
     summary = annotations.get("summary") or annotations.get("description") or labels.get("alertname", "")
     return AlertIn(
         source=SOURCE,
@@ -77,6 +90,6 @@ def _alert(errs: Errors, raw: Any, path: str, external: str | None) -> AlertIn |
         annotations=annotations,
         starts_at=starts_at,
         ends_at=ends_at,
-        links=tuple(alert_links),
+        links=_links(shared, generator, annotations.get("runbook_url"), external),
     )
 

@@ -56,6 +56,10 @@ async def metrics(c: Ctr) -> Response:
     Gauge("db_connections_active", "Database connections checked out", registry=registry).set(
         c.db.active_connections())
     Gauge("db_connections_max", "Database connection pool limit", registry=registry).set(c.db.max_connections)
+    heap = c.extras.get("heap")
+    if heap is not None:
+        Gauge("prism_gc_full_passes", "Full garbage-collector passes run by this process since it started",
+              registry=registry).set(heap.full_passes)
     for writer in METRIC_WRITERS:
         await writer(c, registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
