@@ -52,7 +52,7 @@ def _alert_objects(r: _Request) -> list[int]:
 
 class IngestService:
     def __init__(self, db: Database, clock: Clock, hooks: IncidentHooks, cache_ttl: float = 5.0,
-                 max_batch: int = 256, queue: str = "auto", lease: float = 60.0) -> None:
+                 max_batch: int = 512, queue: str = "auto", lease: float = 60.0) -> None:
         if queue not in QUEUE_MODES:
             raise ValueError(f"queue must be one of {', '.join(QUEUE_MODES)}, not {queue!r}")
         self.db = db
