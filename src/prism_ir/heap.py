@@ -3,9 +3,9 @@
 CPython's full pass walks every tracked object, and under load that includes every alert still waiting in the
 intake journal: 80-100 ms of CPU each time on this project's benchmark machine, several times per second of an
 alert storm, and every request in flight waits for it. So a running process freezes what startup built, lets
-only the young generations collect automatically (with larger thresholds, so short-lived request objects die
-young instead of being promoted), and runs the full pass itself: once it is due, at the first moment no request
-is in flight, and at the latest after `max_wait` even under constant load.
+only the youngest generation collect automatically (every 10,000 net allocations instead of 700, so request
+objects die young instead of being promoted), and runs the older passes itself as one full pass: once it is due,
+at the first moment no request is in flight, and at the latest after `max_wait` even under constant load.
 """
 
 from __future__ import annotations
