@@ -96,6 +96,14 @@ async def settled(container: Container, count: int, within: float = 30.0) -> Non
         await asyncio.sleep(0.02)
 
 
+async def sent(container: Container, count: int, within: float = 30.0) -> None:
+    end = time.monotonic() + within
+    while list((await states(container)).values()).count("sent") < count:
+        now = Counter((await states(container)).values())
+        assert time.monotonic() < end, f"fewer than {count} sends recorded: {now}"
+        await asyncio.sleep(0.02)
+
+
 async def setup(container: Container, http: HttpReceiver, clock: FakeClock) -> None:
     text = CONFIG.format(hook=http.url("").rstrip("/"))
     await apply_document(container.db, clock, parse_document(text, env={}), actor="test")
@@ -123,11 +131,16 @@ async def test_sigkill_between_steps_and_mid_send(container: Container, procs: P
 
     w = procs.start("w3")
     procs.advance(minutes=2)                               # the dead worker's lease runs out
+    # each jump of the clock waits until the send that just arrived is recorded: a jump past the lease of a
+    # send still in flight would (rightly) make it in doubt and send it again
     wait_for(lambda: len(http_receiver.at("/bob")) == 2, "the in-doubt send to be repeated")
+    await sent(container, 2)
     procs.advance(minutes=13)
     wait_for(lambda: len(smtp_server.to("em@example.com")) == 1, "the manager's email")
+    await sent(container, 3)
     procs.advance(minutes=30)
     wait_for(lambda: len(http_receiver.at("/sms/15550020")) == 1, "the VP's SMS")
+    await sent(container, 4)
     procs.advance(hours=2)
     await settled(container, 4)
     w.terminate()
