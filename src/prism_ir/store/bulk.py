@@ -47,8 +47,8 @@ def rows_document(table: Table, rows: Sequence[dict[str, Any]]) -> str:
 
 @dataclass(frozen=True)
 class _PgStatement:
-    stmt: TextClause  # :c0 for SQLAlchemy
-    sql: str  # the same with $1 for asyncpg
+    stmt: TextClause  # :c0, :c1 … for SQLAlchemy
+    sql: str  # the same with $1, $2 … for asyncpg
 
 
 def _insert_sql(table: Table, cols: tuple[str, ...], tail: str, param: str) -> str:
@@ -77,7 +77,7 @@ async def _raw_connection(session: AsyncSession) -> Any:
     return adapted
 
 
-async def _pg_run(session: AsyncSession, ins: _PgStatement | _PgCombined, values: Sequence[object]) -> Sequence[Any]:
+async def _pg_run(session: AsyncSession, ins: _PgStatement, values: Sequence[object]) -> Sequence[Any]:
     """Run on the asyncpg connection directly (a fifth of the CPU of session.execute), in the session's transaction.
 
     Only once SQLAlchemy has begun the transaction on that connection and nothing waits to be flushed; otherwise
@@ -194,14 +194,8 @@ async def flush_batch(session: AsyncSession) -> None:
             p.hand_out(sorted(ids.get(i, [])))  # one statement in ordinality order: ascending ids in row order
 
 
-@dataclass(frozen=True)
-class _PgCombined:
-    stmt: TextClause
-    sql: str
-
-
 @cache
-def _pg_combined(parts: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> _PgCombined:
+def _pg_combined(parts: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> _PgStatement:
     """`WITH w0 AS (INSERT …), w1 AS (INSERT … RETURNING id) … SELECT part, id …`: every insert in one round trip.
 
     PostgreSQL runs each data-modifying WITH exactly once, whether or not its output is read.
@@ -216,7 +210,7 @@ def _pg_combined(parts: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> _PgC
         tail = " UNION ALL ".join(selects) or "SELECT 0 AS part, 0 AS id WHERE false"
         return f"WITH {', '.join(ctes)} {tail}"
 
-    return _PgCombined(text(build(lambda i: f":c{i}")), build(lambda i: f"${i + 1}"))
+    return _PgStatement(text(build(lambda i: f":c{i}")), build(lambda i: f"${i + 1}"))
 
 
 async def next_ids(session: AsyncSession, table: Table, n: int) -> list[int] | None:
