@@ -1,4 +1,5 @@
-"""Alert sources: each parses its wire format into AlertIn; PARSERS re-reads a journaled request by source."""
+"""Alert sources: each parses its wire format into AlertIn. PARSERS is the one parser per source, used both to
+answer a request and to re-read it from the intake journal."""
 
 from __future__ import annotations
 
@@ -6,26 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from prism_ir.domain.alert import AlertIn
+from prism_ir.integrations.sources import alertmanager, events_v2, webhook
 
 
 def _events_v2(body: Any) -> list[AlertIn]:
-    from prism_ir.integrations.sources import events_v2
-
     return [events_v2.parse(body).alert]
 
 
-def _alertmanager(body: Any) -> list[AlertIn]:
-    from prism_ir.integrations.sources import alertmanager
-
-    return alertmanager.parse(body)
-
-
-def _webhook(body: Any) -> list[AlertIn]:
-    from prism_ir.integrations.sources import webhook
-
-    return webhook.parse(body)
-
-
 PARSERS: dict[str, Callable[[Any], list[AlertIn]]] = {
-    "alertmanager": _alertmanager, "events_v2": _events_v2, "webhook": _webhook,
+    "alertmanager": alertmanager.parse, "events_v2": _events_v2, "webhook": webhook.parse,
 }

@@ -11,10 +11,11 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from prism_ir.domain.alert import AlertIn, AlertValidationError, FieldError
-from prism_ir.integrations.sources import alertmanager, events_v2, webhook
+from prism_ir.domain.alert import AlertValidationError, FieldError
+from prism_ir.integrations.sources import PARSERS, events_v2
 from prism_ir.services.ingest import IngestService, IntegrationRef
 from prism_ir.services.ingest_install import IngestSettings
 from prism_ir.web.api.health import METRIC_WRITERS
@@ -75,8 +76,9 @@ def _bearer(headers: dict[str, str]) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def _bearer_intake(extras: dict[str, Any], headers: dict[str, str], read: BodyReader, type_: str,
-                         parse: Callable[[Any], list[AlertIn]]) -> Answer:
+async def _bearer_intake(extras: dict[str, Any], headers: dict[str, str], read: BodyReader, type_: str) -> Answer:
+    """Alertmanager and the generic webhook: parsed by PARSERS[type_], the parser a journaled request is re-read
+    with, so what was answered and what is applied cannot differ."""
     service, settings, buckets = _parts(extras)
     key = _bearer(headers)
     if key is None:
@@ -98,7 +100,7 @@ async def _bearer_intake(extras: dict[str, Any], headers: dict[str, str], read: 
     except orjson.JSONDecodeError as exc:
         return _errors([FieldError("body", f"is not valid JSON: {exc}")])
     try:
-        alerts = parse(body)
+        alerts = PARSERS[type_](body)
     except AlertValidationError as exc:
         return _errors(exc.errors)
     result = await service.ingest(ref, alerts, raw, type_)
@@ -138,9 +140,8 @@ async def _enqueue(extras: dict[str, Any], headers: dict[str, str], read: BodyRe
 
 HANDLERS: dict[str, Callable[[dict[str, Any], dict[str, str], BodyReader], Awaitable[Answer]]] = {
     "/api/v1/integrations/alertmanager":
-        lambda extras, headers, read: _bearer_intake(extras, headers, read, "alertmanager", alertmanager.parse),
-    "/api/v1/integrations/webhook":
-        lambda extras, headers, read: _bearer_intake(extras, headers, read, "webhook", webhook.parse),
+        lambda extras, headers, read: _bearer_intake(extras, headers, read, "alertmanager"),
+    "/api/v1/integrations/webhook": lambda extras, headers, read: _bearer_intake(extras, headers, read, "webhook"),
     "/v2/enqueue": _enqueue,
 }
 
@@ -150,53 +151,8 @@ def _respond(answer: Answer) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def _request_reader(request: Request) -> BodyReader:
-    async def read(limit: int) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _TooLarge
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    return read
-
-
-async def _route(request: Request) -> Response:
-    handler = HANDLERS[request.url.path]
-    return _respond(await handler(request.app.state.container.extras, dict(request.headers), _request_reader(request)))
-
-
-@router.post("/api/v1/integrations/alertmanager", summary="Alertmanager webhook (payload version 4)")
-async def alertmanager_webhook(request: Request) -> Response:
-    return await _route(request)
-
-
-@router.post("/api/v1/integrations/webhook", summary="Generic JSON alert (see docs/integrations.md)")
-async def generic_webhook(request: Request) -> Response:
-    return await _route(request)
-
-
-@router.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible")
-async def enqueue(request: Request) -> Response:
-    return await _route(request)
-
-
-async def answer_intake(extras: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> bool:
-    """Answer a POST to one of the intake paths straight from ASGI; False when `scope` is not one of them.
-
-    Same handlers as the routes above (which stay for the OpenAPI docs). The application calls this before
-    its middleware and routing, whose per-request overhead is most of what an all-dedup Events v2 event costs.
-    """
-    handler = HANDLERS.get(scope.get("path", "")) if scope["type"] == "http" else None
-    if handler is None or scope["method"] != "POST":
-        return False
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+def _body_reader(headers: dict[str, str], receive: Receive) -> BodyReader:
+    """Read the request body from ASGI messages, refusing it past `limit` bytes (declared or counted)."""
 
     async def read(limit: int) -> bytes:
         declared = headers.get("content-length")
@@ -216,8 +172,46 @@ async def answer_intake(extras: dict[str, Any], scope: Scope, receive: Receive, 
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
+    return read
+
+
+async def _route(request: Request) -> Response:
+    handler = HANDLERS[request.url.path]
+    headers = dict(request.headers)
     try:
-        status, body, extra = await handler(extras, headers, read)
+        answer = await handler(request.app.state.container.extras, headers, _body_reader(headers, request.receive))
+    except _Gone as gone:
+        raise ClientDisconnect from gone
+    return _respond(answer)
+
+
+@router.post("/api/v1/integrations/alertmanager", summary="Alertmanager webhook (payload version 4)")
+async def alertmanager_webhook(request: Request) -> Response:
+    return await _route(request)
+
+
+@router.post("/api/v1/integrations/webhook", summary="Generic JSON alert (see docs/integrations.md)")
+async def generic_webhook(request: Request) -> Response:
+    return await _route(request)
+
+
+@router.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible")
+async def enqueue(request: Request) -> Response:
+    return await _route(request)
+
+
+async def answer_intake(extras: dict[str, Any], scope: Scope, receive: Receive, send: Send) -> bool:
+    """Answer an HTTP POST to one of the intake paths straight from ASGI; False when `scope` is not one of them.
+
+    Same handlers as the routes above (which stay for the OpenAPI docs). The application calls this before
+    its middleware and routing, whose per-request overhead is most of what an all-dedup Events v2 event costs.
+    """
+    handler = HANDLERS.get(scope.get("path", ""))
+    if handler is None or scope["method"] != "POST":
+        return False
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    try:
+        status, body, extra = await handler(extras, headers, _body_reader(headers, receive))
     except _Gone:
         return True
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
