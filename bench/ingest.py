@@ -4,6 +4,7 @@ Run: .venv/bin/python bench/ingest.py [--workers 1] [--alerts 20000] [--fingerpr
 (a) 64 alerts per Alertmanager-webhook POST, 8 in flight; (b) single Events v2 events, 32 in flight.
 One server process by default: on 2 cores shared with PostgreSQL, the generator and Alertmanager, a second one
 cost more than it added (measured on this machine: (a) 12,000-13,000 alerts/s with two, 15,000-25,000 with one).
+The server applies journaled requests in its applier child process (docs/integrations.md); peak RSS counts both.
 Alertmanager gets the same alerts on its own /api/v2/alerts (64 per POST, then 1 per POST).
 Both answer once an alert is accepted: Alertmanager holds it in memory, Prism IR has committed it (applied, or
 journaled under load and applied moments later). The "applied" line says when the last one was applied.
@@ -201,18 +202,19 @@ class RssSampler:
 
 # ---------------------------------------------------------------- processes
 
-def wait_http(url: str, timeout: float = 30.0) -> None:
+def wait_http(url: str, timeout: float = 30.0, contains: str = "") -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
+            answer = httpx.get(url, timeout=1)
+            if answer.status_code < 500 and contains in answer.text:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+    raise RuntimeError(f"{url} did not come up" + (f" with {contains!r}" if contains else ""))
 
 
 async def prepare_database(url: str) -> dict[str, dict[str, str]]:
@@ -332,6 +334,8 @@ async def main() -> int:
     failures: list[str] = []
     try:
         wait_http(f"http://127.0.0.1:{port}/api/health")
+        # journaled requests are applied by the server's applier process once it has started
+        wait_http(f"http://127.0.0.1:{port}/metrics", contains="prism_ingest_applier_up 1.0")
         wait_http(f"http://127.0.0.1:{am_port}/-/ready")
         alerts = generate(args.alerts, args.fingerprints)
         am_key = keys["bench-am"]["alertmanager"]

@@ -63,11 +63,11 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
     for install in INSTALLERS:
         install(container)
     if db.dialect == "postgresql":
-        container.background.append(_keep_statistics)
+        container.background.append(keep_statistics)
     return container
 
 
-async def _keep_statistics(container: Container) -> None:
+async def keep_statistics(container: Container) -> None:
     from prism_ir.store.stats import StatsKeeper
     from prism_ir.store.tables_all import metadata
 

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.slow
 
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """In a process group of its own: its applier process is stopped and killed with it."""
     return subprocess.Popen([sys.executable, "-m", "prism_ir.cli.main", "serve", "--port", str(port),
-                             "--no-worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--no-worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -31,7 +33,9 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         while time.monotonic() < deadline:
             assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-2000:]
             try:
-                if (await http.get(f"{url}/api/health")).status_code == 200:
+                # up, with journaled requests going to its applier process
+                if ((await http.get(f"{url}/api/health")).status_code == 200
+                        and "prism_ingest_applier_up 1.0" in (await http.get(f"{url}/metrics")).text):
                     return
             except httpx.HTTPError:
                 pass
@@ -74,12 +78,12 @@ async def test_sigkill_after_answer_loses_nothing_and_doubles_nothing(
 
                 await asyncio.gather(*(send(i) for i in range(24)), return_exceptions=True)
                 # freeze the process, look: answered requests it has not applied yet are what a kill must not lose
-                proc.send_signal(signal.SIGSTOP)
+                os.killpg(proc.pid, signal.SIGSTOP)
                 killed_with = await journal_rows(svc)
                 if killed_with:
-                    proc.kill()
+                    os.killpg(proc.pid, signal.SIGKILL)
                     break
-                proc.send_signal(signal.SIGCONT)
+                os.killpg(proc.pid, signal.SIGCONT)
         assert killed_with > 0, "never caught the server holding unapplied requests"
         proc.wait(10)
         proc = serve(env, port)
@@ -96,9 +100,9 @@ async def test_sigkill_after_answer_loses_nothing_and_doubles_nothing(
         assert all(r[1] == 1 for r in rows)
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)
+            os.killpg(proc.pid, signal.SIGCONT)
             proc.terminate()
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)

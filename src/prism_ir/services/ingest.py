@@ -21,6 +21,7 @@ from prism_ir.services.incident_tx import IncidentTx
 from prism_ir.services.ingest_apply import BatchApply
 from prism_ir.services.ingest_group import GroupCommit
 from prism_ir.services.ingest_journal import IngestJournal
+from prism_ir.services.ingest_remote import ApplierProcess, Lost
 from prism_ir.services.ingest_state import IngestResult, QueuedStops, SeenSet, Tally, TTLCache
 from prism_ir.services.secrets import hash_key
 from prism_ir.store import intake
@@ -35,6 +36,10 @@ QUEUE_MODES = ("auto", "always", "never")
 # tens of milliseconds, and the sender (Alertmanager, a batch webhook) is better answered at once.
 INLINE_MAX = 16
 _RETRYABLE = ("40P01", "40001")  # deadlock detected, serialization failure: the whole batch is retried
+
+
+class UnreadableJournal(ValueError):
+    """A journal row no longer parses into the alerts it was accepted as."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +72,27 @@ class IngestService:
         self._seen = SeenSet()
         self._stopping = QueuedStops()
         self.paths: Counter[str] = Counter()  # requests by how they were answered: fast, inline, queued
+        self._journaling: Counter[str] = Counter()  # requests of a service being journaled, not yet queued
         # Requests queued while a transaction is in flight share the next one (up to max_batch alerts).
         self.group: GroupCommit[_Request, IngestResult] = GroupCommit(self._run, max_batch, _alert_objects)
         # "auto": journal and answer at once when the service's transaction queue is busy or the batch is big
         # (PostgreSQL only, where several processes share the load); "always"/"never" force one way.
         self.queue = queue if db.dialect == "postgresql" or queue != "auto" else "never"
         self.journal = IngestJournal(db, self.fast.fast if self.fast else None, timedelta(seconds=lease))
+        # journaled requests go to the applier process while it runs (services/ingest_remote.py)
+        self.remote: ApplierProcess[_Request] | None = None
+
+    def applier_process(self, settings_json: str) -> ApplierProcess[_Request]:
+        """The applier process for this service object; the caller runs it (`run()`) as a background task."""
+        if self.remote is None:
+            self.remote = ApplierProcess(settings_json, self._take_back)
+        return self.remote
 
     async def aclose(self) -> None:
         """Apply what was journaled and queued in this process before the pools close."""
         await self.journal.drained()
+        if self.remote is not None:
+            await self.remote.close()
         await self.group.drained()
         if self.fast is not None:
             await self.fast.close()
@@ -84,24 +100,26 @@ class IngestService:
     def invalidate(self) -> None:
         self._keys.clear()
         self._configs.clear()
+        if self.remote is not None:
+            self.remote.invalidate()
 
     async def authenticate(self, key: str) -> IntegrationRef | None:
         digest = hash_key(key)
-        ref = self._keys.get(digest)
-        if ref is None:
+
+        async def load() -> IntegrationRef | bool:
             async with self.db.read() as session:
-                ref = await repo.find_integration(session, digest)
-            self._keys.put(digest, ref or False)
-        return ref or None
+                return await repo.find_integration(session, digest) or False
+
+        return await self._keys.get_or_load(digest, load) or None
 
     async def config(self, service_id: str) -> IngestConfig:
-        cfg = self._configs.get(service_id)
-        if cfg is None:
+        async def load() -> IngestConfig:
             async with self.db.read() as session:
                 found = await repo.service_settings(session, service_id)
             auto_resolve, settings = found or (True, {})
-            cfg = ingest_config(service_id, auto_resolve, settings)
-            self._configs.put(service_id, cfg)
+            return ingest_config(service_id, auto_resolve, settings)
+
+        cfg = await self._configs.get_or_load(service_id, load)
         assert isinstance(cfg, IngestConfig)
         return cfg
 
@@ -115,7 +133,12 @@ class IngestService:
         cfg = await self.config(integration.service_id)
         now = self.clock.now()
         firing = all(a.status is AlertStatus.FIRING for a in alerts)
-        if self.fast is not None and alerts and firing and not self._stopping.has_any(cfg.service_id, alerts):
+        # While this process applies queued work of the service, that work holds some of the rows a repeat would
+        # bump (a 512-alert transaction of a 2,000-alert storm holds a quarter): the statement skips them and fails.
+        # A big request almost surely meets one, so it is journaled without trying; a small one is worth a try.
+        if (self.fast is not None and alerts and firing
+                and not (len(alerts) > INLINE_MAX and self._queued_here(cfg.service_id))
+                and not self._stopping.has_any(cfg.service_id, alerts)):
             fps = [a.fingerprint for a in alerts]
             # Only fingerprints this process has applied or bumped before try the repeat-only statement: a first
             # firing would fail it and pay a wasted round trip. (A repeat this process has not seen yet takes the
@@ -125,21 +148,66 @@ class IngestService:
                 self._seen.add(cfg.service_id, fps)
                 self.paths["fast"] += 1
                 return IngestResult(received=len(alerts), deduplicated=len(alerts))
-        size = max(1, len(alerts))
-        if raw is not None and source is not None and self._should_queue(cfg.service_id, len(alerts)):
-            journal_id = await self.journal.append(cfg.service_id, source, raw, len(alerts), now)
-            pending = self.group.enqueue(cfg.service_id, _Request(cfg, alerts, now, journal_id), size)
+        sid = cfg.service_id
+        if raw is not None and source is not None and self._should_queue(sid, len(alerts)):
+            self._journaling[sid] += 1  # until queued, a request arriving meanwhile must not be applied first
+            try:
+                journal_id = await self.journal.append(sid, source, raw, len(alerts), now)
+                pending = self._apply_later(_Request(cfg, alerts, now, journal_id), source, raw)
+            finally:
+                self._journaling[sid] -= 1
             pending.add_done_callback(_log_failure)
-            self._stopping.hold(cfg.service_id, alerts, pending)
+            self._stopping.hold(sid, alerts, pending)
             self.paths["queued"] += 1
             return IngestResult(received=len(alerts), queued=len(alerts))
         self.paths["inline"] += 1
-        return await self.group.submit(cfg.service_id, _Request(cfg, alerts, now), size)
+        if self.remote is not None:
+            await self.remote.idle(sid)
+        return await self.group.submit(sid, _Request(cfg, alerts, now), max(1, len(alerts)))
+
+    def _queued_here(self, service_id: str) -> bool:
+        """Requests of this service are being journaled or wait to be applied, here or in the applier process."""
+        return (self.group.busy(service_id) or self._journaling[service_id] > 0
+                or (self.remote is not None and self.remote.busy(service_id)))
 
     def _should_queue(self, service_id: str, size: int) -> bool:
         if self.queue != "auto":
             return self.queue == "always"
-        return size > INLINE_MAX or self.group.busy(service_id)
+        return size > INLINE_MAX or self._queued_here(service_id)
+
+    def _apply_later(self, request: _Request, source: str, raw: bytes) -> asyncio.Future[IngestResult]:
+        """Queue a journaled request: to the applier process when it runs and nothing of this service is queued
+        here (which it would overtake), else to this process's group commit."""
+        sid = request.cfg.service_id
+        remote = self.remote
+        if remote is None or not remote.ready or self.group.busy(sid):
+            return self.group.enqueue(sid, request, max(1, len(request.alerts)))
+        assert request.journal_id is not None
+        future: asyncio.Future[IngestResult] = remote.enqueue(sid, request, request.now, request.journal_id,
+                                                              source, raw)
+        if self.fast is not None:
+            future.add_done_callback(lambda f: self._learn(sid, request.alerts, f))
+        return future
+
+    def _learn(self, service_id: str, alerts: Sequence[AlertIn], applied: asyncio.Future[IngestResult]) -> None:
+        if not applied.cancelled() and applied.exception() is None:
+            self._seen.add(service_id, [a.fingerprint for a in alerts if a.status is AlertStatus.FIRING])
+
+    def _take_back(self, lost: Lost[_Request]) -> None:
+        """Apply here, in hand-over order, what the applier process stopped before answering."""
+        for service_id, request, future in lost:
+            local = self.group.enqueue(service_id, request, max(1, len(request.alerts)))
+            local.add_done_callback(lambda done, f=future: _settle_with(f, done))
+
+    async def apply_journaled(self, service_id: str, source: str, raw: bytes, now: datetime,
+                              journal_id: int) -> asyncio.Future[IngestResult]:
+        """Queue a journal row (handed over by the API process, or orphaned) to this process's group commit."""
+        try:
+            alerts = PARSERS[source](orjson.loads(raw))
+        except Exception as exc:  # it was accepted once, so this is a bug
+            raise UnreadableJournal(f"cannot re-read the request: {exc}") from exc
+        cfg = await self.config(service_id)
+        return self.group.enqueue(service_id, _Request(cfg, alerts, now, journal_id), max(1, len(alerts)))
 
     async def recover(self) -> int:
         """Apply journal rows whose process died before applying them (lease run out); return how many."""
@@ -148,13 +216,11 @@ class IngestService:
         pending: list[tuple[int, asyncio.Future[IngestResult]]] = []
         for orphan in orphans:
             try:
-                alerts = PARSERS[orphan.source](orjson.loads(orphan.body))
-            except Exception as exc:  # accepted once, so this is a bug: keep the row and say why
-                await self.journal.record_failure([orphan.id], f"cannot re-read the request: {exc}", give_up=True)
+                queued = await self.apply_journaled(orphan.service_id, orphan.source, orphan.body, now, orphan.id)
+            except UnreadableJournal as exc:  # keep the row and say why
+                await self.journal.record_failure([orphan.id], str(exc), give_up=True)
                 continue
-            cfg = await self.config(orphan.service_id)
-            request = _Request(cfg, alerts, now, orphan.id)
-            pending.append((orphan.id, self.group.enqueue(orphan.service_id, request, max(1, len(alerts)))))
+            pending.append((orphan.id, queued))
         applied = 0
         for orphan_id, future in pending:
             try:
@@ -193,6 +259,17 @@ class IngestService:
             self._seen.add(cfg.service_id, [a.fingerprint for r in live for a in r.alerts
                                             if a.status is AlertStatus.FIRING])
         return results
+
+
+def _settle_with(future: asyncio.Future[IngestResult], done: asyncio.Future[IngestResult]) -> None:
+    if future.done():
+        return
+    if done.cancelled():
+        future.cancel()
+    elif done.exception() is not None:
+        future.set_exception(done.exception())  # type: ignore[arg-type]
+    else:
+        future.set_result(done.result())
 
 
 def _log_failure(future: asyncio.Future[IngestResult]) -> None:

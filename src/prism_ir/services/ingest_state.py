@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,11 +106,38 @@ class QueuedStops:
 
 
 class TTLCache:
-    """A tiny time-bounded cache for keys and service rules."""
+    """A tiny time-bounded cache for keys and service rules; concurrent misses of a key share one load."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._data: dict[Any, tuple[float, Any]] = {}
+        self._loading: dict[Any, asyncio.Future[Any]] = {}
+        self._generation = 0
+
+    async def get_or_load(self, key: Any, load: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value, else `load()`'s (cached; not None): a storm on a cold or expired entry reads it once."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        loading = self._loading.get(key)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        loading = self._loading[key] = asyncio.get_running_loop().create_future()
+        generation = self._generation
+        try:
+            value = await load()
+        except BaseException as exc:
+            loading.set_exception(exc)
+            loading.exception()  # retrieved: the waiters, if any, get it too
+            raise
+        else:
+            if generation == self._generation:  # not cleared meanwhile: the value may predate the change
+                self.put(key, value)
+            loading.set_result(value)
+            return value
+        finally:
+            if self._loading.get(key) is loading:
+                del self._loading[key]
 
     def get(self, key: Any) -> Any:
         hit = self._data.get(key)
@@ -125,3 +152,5 @@ class TTLCache:
 
     def clear(self) -> None:
         self._data.clear()
+        self._loading.clear()  # a load in flight may predate the change: later callers load again
+        self._generation += 1

@@ -228,6 +228,11 @@ async def write_intake_metrics(c: Any, registry: CollectorRegistry) -> None:
                     ["path"], registry=registry)
     for path in ("fast", "inline", "queued"):
         paths.labels(path).inc(service.paths[path])
+    remote = service.remote
+    Gauge("prism_ingest_applier_up", "1 while journaled requests go to this process's applier process",
+          registry=registry).set(1 if remote is not None and remote.ready else 0)
+    Counter("prism_ingest_applier_handed", "Journaled requests handed to the applier process",
+            registry=registry).inc(remote.handed if remote is not None else 0)
     waiting, stuck = await service.journal.counts()
     Gauge("prism_intake_journaled", "Accepted alert requests journaled and not applied yet",
           registry=registry).set(waiting)
