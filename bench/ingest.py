@@ -21,9 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import psutil
@@ -202,19 +204,19 @@ class RssSampler:
 
 # ---------------------------------------------------------------- processes
 
-def wait_http(url: str, timeout: float = 30.0, contains: str = "") -> None:
+def wait_http(url: str, timeout: float = 30.0, ready: Callable[[Any], bool] = lambda _: True) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             answer = httpx.get(url, timeout=1)
-            if answer.status_code < 500 and contains in answer.text:
+            if answer.status_code < 500 and ready(answer):
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up" + (f" with {contains!r}" if contains else ""))
+    raise RuntimeError(f"{url} did not come up")
 
 
 async def prepare_database(url: str) -> dict[str, dict[str, str]]:
@@ -333,9 +335,8 @@ async def main() -> int:
     am = start_alertmanager(am_port, tmp)
     failures: list[str] = []
     try:
-        wait_http(f"http://127.0.0.1:{port}/api/health")
         # journaled requests are applied by the server's applier process once it has started
-        wait_http(f"http://127.0.0.1:{port}/metrics", contains="prism_ingest_applier_up 1.0")
+        wait_http(f"http://127.0.0.1:{port}/api/health", ready=lambda r: r.json()["applier"]["status"] == "ok")
         wait_http(f"http://127.0.0.1:{am_port}/-/ready")
         alerts = generate(args.alerts, args.fingerprints)
         am_key = keys["bench-am"]["alertmanager"]

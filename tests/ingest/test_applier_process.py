@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import func, select
@@ -74,9 +75,13 @@ async def episodes(svc: Svc, instance: str) -> list[tuple[bool, int]]:
         return [(a.resolved_at is not None, a.occurrences) for a in found if a.labels.get("instance") == instance]
 
 
-async def test_the_child_applies_what_this_process_journaled(child: tuple[Svc, ApplierProcess[Any]]) -> None:
+async def test_the_child_applies_what_this_process_journaled(
+    child: tuple[Svc, ApplierProcess[Any]], anon_client: httpx.AsyncClient,
+) -> None:
     svc, remote = child
     svc.ingest.queue = "always"
+    health = (await anon_client.get("/api/health")).json()["applier"]
+    assert health == {"status": "ok", "pid": remote.pid, "handed": 0}
     for i in range(10):
         result = await send(svc, *(am_alert(instance=f"h{i}-{j}") for j in range(3)))
         assert result.queued == 3
@@ -111,7 +116,9 @@ async def test_order_holds_across_the_two_processes(child: tuple[Svc, ApplierPro
     assert svc.ingest.group.transactions == 1 and remote.handed == 2
 
 
-async def test_a_dead_child_hands_its_work_back_and_restarts(child: tuple[Svc, ApplierProcess[Any]]) -> None:
+async def test_a_dead_child_hands_its_work_back_and_restarts(
+    child: tuple[Svc, ApplierProcess[Any]], anon_client: httpx.AsyncClient,
+) -> None:
     svc, remote = child
     svc.ingest.queue = "always"
     first_pid = remote.pid
@@ -122,6 +129,7 @@ async def test_a_dead_child_hands_its_work_back_and_restarts(child: tuple[Svc, A
     assert remote.busy(svc.id)
     os.kill(first_pid, signal.SIGKILL)
     await until(lambda: not remote.busy(svc.id), "the dead child's work is taken back")
+    assert (await anon_client.get("/api/health")).status_code == 200  # this process applies meanwhile
     await svc.ingest.group.drained()
     assert svc.ingest.group.transactions >= 1  # applied here instead
     assert len(await svc.incidents()) == 20
@@ -158,7 +166,7 @@ async def test_closing_lets_the_child_finish(child: tuple[Svc, ApplierProcess[An
     for i in range(8):
         await send(svc, *(am_alert(instance=f"c{i}-{j}") for j in range(8)))
     await svc.ingest.aclose()
-    assert not remote.ready
+    assert not remote.ready and remote.stopping
     assert len(await svc.incidents()) == 64
     assert await scalar(svc, select(func.count()).select_from(AlertIntakeRow)) == 0
 

@@ -33,9 +33,8 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         while time.monotonic() < deadline:
             assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-2000:]
             try:
-                # up, with journaled requests going to its applier process
-                if ((await http.get(f"{url}/api/health")).status_code == 200
-                        and "prism_ingest_applier_up 1.0" in (await http.get(f"{url}/metrics")).text):
+                answer = await http.get(f"{url}/api/health")  # up, journaled requests going to its applier
+                if answer.status_code == 200 and answer.json()["applier"]["status"] == "ok":
                     return
             except httpx.HTTPError:
                 pass

@@ -77,6 +77,11 @@ class ApplierProcess(Generic[T]):
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
 
+    @property
+    def stopping(self) -> bool:
+        """Closed, or closing: no child will be started again."""
+        return self._closing
+
     def busy(self, service_id: str) -> bool:
         """Requests of this service were handed over and not answered yet."""
         return self._busy.get(service_id, 0) > 0
@@ -126,7 +131,12 @@ class ApplierProcess(Generic[T]):
         self._closing = True
         self.ready = False
         proc, reader = self._proc, self._reader
-        if proc is None or reader is None:
+        if proc is None:
+            return
+        if reader is None:  # still starting: it holds nothing yet
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
             return
         if proc.stdin is not None:
             proc.stdin.close()
@@ -142,7 +152,7 @@ class ApplierProcess(Generic[T]):
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", CHILD_MODULE, stdin=asyncio.subprocess.PIPE,
                                                     stdout=asyncio.subprocess.PIPE)
         assert proc.stdin is not None and proc.stdout is not None
-        self._proc, self.starts = proc, self.starts + 1
+        self._proc, self._reader, self.starts = proc, None, self.starts + 1
         proc.stdin.write(frame(("settings", self.settings_json)))
         try:
             hello = await asyncio.wait_for(read_frame(proc.stdout), self.start_timeout)

@@ -39,7 +39,21 @@ async def health(c: Ctr) -> JSONResponse:
             code = 503
     else:
         body["worker"] = {"status": "not running in this process"}
+    body["applier"] = _applier_state(c)
     return JSONResponse(body, status_code=code)
+
+
+def _applier_state(c: Container) -> dict[str, Any]:
+    """The alert applier process; while it is down, this process applies journaled requests itself (no 503)."""
+    remote = getattr(c.extras.get("ingest"), "remote", None)
+    if remote is None:
+        return {"status": "not used by this process"}
+    if remote.ready:
+        return {"status": "ok", "pid": remote.pid, "handed": remote.handed}
+    if remote.stopping:
+        return {"status": "stopped"}
+    return {"status": "restarting" if remote.starts else "starting",
+            "detail": "journaled alert requests are applied by this process meanwhile"}
 
 
 @router.get("/metrics", include_in_schema=False)
