@@ -94,6 +94,8 @@ async def test_the_child_applies_what_this_process_journaled(
     await send(svc, am_alert(instance="h0-0"))
     assert svc.ingest.paths["fast"] == 1 and remote.handed == 10
     assert await episodes(svc, "h0-0") == [(False, 2)]
+    metrics = (await anon_client.get("/metrics")).text
+    assert "prism_ingest_applier_up 1.0" in metrics and "prism_ingest_applier_handed_total 10.0" in metrics
 
 
 async def test_order_holds_across_the_two_processes(child: tuple[Svc, ApplierProcess[Any]]) -> None:

@@ -27,7 +27,7 @@ class IngestSettings(BaseSettings):
     queue: Literal["auto", "always", "never"] = "auto"
     queue_lease: float = Field(default=60.0, gt=0)
     recover_interval: float = Field(default=5.0, gt=0)
-    applier: Literal["auto", "process", "inline"] = "auto"
+    applier: Literal["auto", "inline"] = "auto"
 
 
 log = logging.getLogger("prism_ir.ingest")
