@@ -11,9 +11,10 @@ at the first moment no request is in flight, and at the latest after `max_wait` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 # an older generation is only collected by HeapKeeper: CPython would wait for this many younger passes (never)
 _NEVER = 1_000_000_000
@@ -63,6 +64,18 @@ class HeapKeeper:
         while True:
             await asyncio.sleep(self.check)
             self.collect_if_due()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[HeapKeeper]:
+        """start(), full passes kept by a background task, and stop() on the way out."""
+        self.start()
+        task = asyncio.get_running_loop().create_task(self.run())
+        try:
+            yield self
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.stop()
 
 
 class InFlight:

@@ -12,7 +12,7 @@ async def test_concurrent_misses_share_one_load() -> None:
     loads = 0
     gate = asyncio.Event()
 
-    async def load() -> str:
+    async def load(_key: str) -> str:
         nonlocal loads
         loads += 1
         await gate.wait()
@@ -30,7 +30,7 @@ async def test_a_failed_load_fails_every_waiter_and_is_not_cached() -> None:
     cache = TTLCache(60)
     gate = asyncio.Event()
 
-    async def broken() -> str:
+    async def broken(_key: str) -> str:
         await gate.wait()
         raise ConnectionError("database down")
 
@@ -40,7 +40,7 @@ async def test_a_failed_load_fails_every_waiter_and_is_not_cached() -> None:
     for outcome in await asyncio.gather(*waiters, return_exceptions=True):
         assert isinstance(outcome, ConnectionError)
 
-    async def works() -> str:
+    async def works(_key: str) -> str:
         return "back"
 
     assert await cache.get_or_load("k", works) == "back"
@@ -51,7 +51,7 @@ async def test_clearing_during_a_load_keeps_its_stale_value_out() -> None:
     cache = TTLCache(60)
     gate = asyncio.Event()
 
-    async def old() -> str:
+    async def old(_key: str) -> str:
         await gate.wait()
         return "before the change"
 
@@ -61,7 +61,7 @@ async def test_clearing_during_a_load_keeps_its_stale_value_out() -> None:
     gate.set()
     assert await first == "before the change"
 
-    async def new() -> str:
+    async def new(_key: str) -> str:
         return "after the change"
 
     assert await cache.get_or_load("k", new) == "after the change"
@@ -71,7 +71,7 @@ async def test_an_expired_entry_is_loaded_again() -> None:
     cache = TTLCache(60)
     values = iter(["one", "two"])
 
-    async def load() -> str:
+    async def load(_key: str) -> str:
         return next(values)
 
     assert await cache.get_or_load("k", load) == "one"

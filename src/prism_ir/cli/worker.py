@@ -27,17 +27,14 @@ def worker(
         container = build_container(Settings(), clock=FileClock(clock_file) if clock_file else None)
         engine = Worker(container, worker_id=worker_id)
         heap = container.extras["heap"] = HeapKeeper()
-        heap.start()
-        collector = asyncio.create_task(heap.run())
-        task = asyncio.create_task(engine.run())
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        typer.echo(f"worker running on {container.db.dialect}", err=True)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        collector.cancel()
-        heap.stop()
+        async with heap.running():
+            task = asyncio.create_task(engine.run())
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, task.cancel)
+            typer.echo(f"worker running on {container.db.dialect}", err=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await container.close()
 
     try:  # uvloop ships with uvicorn[standard]: a cheaper loop, so a page leaves sooner after its commit

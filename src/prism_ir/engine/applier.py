@@ -42,41 +42,41 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     service = container.extras["ingest"]
     assert isinstance(service, IngestService)
     outstanding: set[asyncio.Future[Any]] = set()
-    heap = HeapKeeper(busy=lambda: bool(outstanding))
-    heap.start()
-    background = [asyncio.create_task(heap.run())]
+    background: list[asyncio.Task[None]] = []
     if container.db.dialect == "postgresql":
         background.append(asyncio.create_task(keep_statistics(container)))
+
+    def failed(seq: int, exc: BaseException) -> None:  # the row stays journaled; the API process logs why
+        writer.write(frame(("failed", seq, f"{type(exc).__name__}: {exc}")))
 
     def answer(seq: int, applied: asyncio.Future[Any]) -> None:
         outstanding.discard(applied)
         if applied.cancelled():
-            writer.write(frame(("failed", seq, "cancelled")))
-        elif applied.exception() is not None:
-            exc = applied.exception()
-            writer.write(frame(("failed", seq, f"{type(exc).__name__}: {exc}")))
+            failed(seq, asyncio.CancelledError("cancelled"))
+        elif (exc := applied.exception()) is not None:
+            failed(seq, exc)
         else:
             writer.write(frame(("done", seq, applied.result())))
 
     writer.write(frame(("ready", os.getpid())))
     try:
-        while (message := await read_frame(reader)) is not None:
-            if message[0] == "invalidate":
-                service.invalidate()
-                continue
-            _, seq, service_id, source, raw, now, journal_id = message
-            try:
-                queued = await service.apply_journaled(service_id, source, raw, now, journal_id)
-            except Exception as exc:  # the row stays journaled; the API process logs why
-                writer.write(frame(("failed", seq, f"{type(exc).__name__}: {exc}")))
-                continue
-            outstanding.add(queued)
-            queued.add_done_callback(lambda f, seq=seq: answer(seq, f))
-        await service.group.drained()
-        with contextlib.suppress(ConnectionError):  # the API process is gone: nobody is waiting for the answers
-            await writer.drain()
+        async with HeapKeeper(busy=lambda: bool(outstanding)).running():
+            while (message := await read_frame(reader)) is not None:
+                if message[0] == "invalidate":
+                    service.invalidate()
+                    continue
+                _, seq, service_id, source, raw, now, journal_id = message
+                try:
+                    queued = await service.apply_journaled(service_id, source, raw, now, journal_id)
+                except Exception as exc:
+                    failed(seq, exc)
+                    continue
+                outstanding.add(queued)
+                queued.add_done_callback(lambda f, seq=seq: answer(seq, f))
+            await service.group.drained()
+            with contextlib.suppress(ConnectionError):  # the API process is gone: nobody waits for the answers
+                await writer.drain()
     finally:
-        heap.stop()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -104,24 +104,22 @@ class IngestService:
             self.remote.invalidate()
 
     async def authenticate(self, key: str) -> IntegrationRef | None:
-        digest = hash_key(key)
-
-        async def load() -> IntegrationRef | bool:
-            async with self.db.read() as session:
-                return await repo.find_integration(session, digest) or False
-
-        return await self._keys.get_or_load(digest, load) or None
+        return await self._keys.get_or_load(hash_key(key), self._load_integration) or None
 
     async def config(self, service_id: str) -> IngestConfig:
-        async def load() -> IngestConfig:
-            async with self.db.read() as session:
-                found = await repo.service_settings(session, service_id)
-            auto_resolve, settings = found or (True, {})
-            return ingest_config(service_id, auto_resolve, settings)
-
-        cfg = await self._configs.get_or_load(service_id, load)
+        cfg = await self._configs.get_or_load(service_id, self._load_config)
         assert isinstance(cfg, IngestConfig)
         return cfg
+
+    async def _load_integration(self, digest: str) -> IntegrationRef | bool:
+        async with self.db.read() as session:
+            return await repo.find_integration(session, digest) or False  # False: cached as unknown
+
+    async def _load_config(self, service_id: str) -> IngestConfig:
+        async with self.db.read() as session:
+            found = await repo.service_settings(session, service_id)
+        auto_resolve, settings = found or (True, {})
+        return ingest_config(service_id, auto_resolve, settings)
 
     async def ingest(self, integration: IntegrationRef, alerts: Sequence[AlertIn], raw: bytes | None = None,
                      source: str | None = None) -> IngestResult:

@@ -114,8 +114,9 @@ class TTLCache:
         self._loading: dict[Any, asyncio.Future[Any]] = {}
         self._generation = 0
 
-    async def get_or_load(self, key: Any, load: Callable[[], Awaitable[Any]]) -> Any:
-        """The cached value, else `load()`'s (cached; not None): a storm on a cold or expired entry reads it once."""
+    async def get_or_load(self, key: Any, load: Callable[[Any], Awaitable[Any]]) -> Any:
+        """The cached value, else `load(key)`'s (cached; not None): a storm on a cold or expired entry reads it
+        once."""
         cached = self.get(key)
         if cached is not None:
             return cached
@@ -125,7 +126,7 @@ class TTLCache:
         loading = self._loading[key] = asyncio.get_running_loop().create_future()
         generation = self._generation
         try:
-            value = await load()
+            value = await load(key)
         except BaseException as exc:
             loading.set_exception(exc)
             loading.exception()  # retrieved: the waiters, if any, get it too

@@ -58,19 +58,17 @@ def create_app(container: Container) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         heap = container.extras["heap"] = HeapKeeper(busy=in_flight.__bool__)
-        heap.start()
-        tasks = [asyncio.create_task(job(container)) for job in container.background]
-        tasks.append(asyncio.create_task(heap.run()))
-        try:
-            yield
-        finally:
-            heap.stop()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            await container.close()
+        async with heap.running():
+            tasks = [asyncio.create_task(job(container)) for job in container.background]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+        await container.close()
 
     app = PrismApp(title="Prism IR", version="0.1.0", lifespan=lifespan,
                   description="Incident response: alerts, paging, escalation, status, runbooks, reviews.")
